@@ -1,0 +1,78 @@
+"The `medfusionnet` command: help everywhere, the demo, and one clear line + non-zero exit for bad data."
+import json, shutil
+from pathlib import Path
+import pytest
+from medfusionnet.core import find_dataset, cards_dir
+
+
+def _one_error_line(r):
+    lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    assert len(lines) == 1, f"expected one error line, got:\n{r.stderr}"
+    assert lines[0].startswith('medfusionnet: error: ')
+    return lines[0]
+
+
+@pytest.mark.parametrize('args', [[], ['data'], ['demo']])
+def test_help(cli, args):
+    r = cli(*args, '--help')
+    assert r.returncode == 0 and r.stdout.startswith('usage: medfusionnet'), r.stderr
+
+
+def test_unknown_dataset(cli):
+    r = cli('data', 'verify', 'imagenet')
+    assert r.returncode == 1
+    msg = _one_error_line(r)
+    assert "unknown dataset 'imagenet'" in msg and 'cervical' in msg
+
+
+def test_missing_dataset(cli, tmp_path):
+    # A dataset this machine does not have: a copy of the cervical card under a new name and folder.
+    cards = tmp_path/'cards'; shutil.copytree(cards_dir(), cards)
+    c = json.loads((cards/'cervical.json').read_text()); c.update(name='cervical-elsewhere', folder='cervical-elsewhere')
+    (cards/'cervical-elsewhere.json').write_text(json.dumps(c))
+    r = cli('data', 'path', 'cervical-elsewhere', '--data-dir', tmp_path/'nowhere', env={'MEDFUSIONNET_CARDS': str(cards)})
+    assert r.returncode == 1
+    msg = _one_error_line(r)
+    assert 'not found' in msg and str(tmp_path/'nowhere') in msg and 'download cervical-elsewhere' in msg
+
+
+def test_corrupt_table_is_named(cli, tmp_path):
+    d = tmp_path/'cervical'; d.mkdir()
+    src = find_dataset('cervical')/'risk_factors_cervical_cancer.csv'
+    (d/src.name).write_text(''.join(src.read_text().splitlines(keepends=True)[:-1]))  # one row lost
+    r = cli('data', 'verify', 'cervical', '--data-dir', tmp_path)
+    assert r.returncode == 1
+    msg = _one_error_line(r)
+    assert str(d/src.name) in msg and 'expected 858 rows, found 857' in msg
+
+
+def test_corrupt_image_is_named(cli, tmp_path):
+    d = tmp_path/'nih-cxr14-sample'
+    shutil.copytree(find_dataset('nih-cxr14-sample'), d)
+    img = sorted((d/'images').glob('*.png'))[10]
+    b = bytearray(img.read_bytes()); b[len(b)//2] ^= 0xFF; img.write_bytes(bytes(b))
+    r = cli('data', 'verify', 'nih-cxr14-sample', '--data-dir', tmp_path)
+    assert r.returncode == 1
+    msg = _one_error_line(r)
+    assert img.name in msg and 'wrong SHA-256' in msg
+
+
+def test_demo_refuses_corrupt_data_and_writes_nothing(cli, tmp_path):
+    d = tmp_path/'data'/'cervical'; d.mkdir(parents=True)
+    (d/'risk_factors_cervical_cancer.csv').write_text('Age,Biopsy\n20,0\n')
+    r = cli('demo', '--data-dir', tmp_path/'data', '--out', tmp_path/'run')
+    assert r.returncode == 1 and 'missing column' in _one_error_line(r)
+    assert not (tmp_path/'run'/'summary.json').exists()
+
+
+def test_demo(cli, tmp_path):
+    r = cli('demo', '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path/'run'/'summary.json').read_text())
+    assert s['cervical']['rows'] == 858 and s['nih-cxr14-sample']['patients'] == 185
+    assert str(tmp_path/'run'/'summary.json') in r.stdout
+
+
+def test_data_list(cli):
+    r = cli('data', 'list')
+    assert r.returncode == 0 and 'cervical' in r.stdout and 'chestxray14' in r.stdout

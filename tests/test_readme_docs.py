@@ -1,0 +1,114 @@
+"README.md is current; the docs site has a page per notebook, API entries, resolving links; pages render in Chromium."
+import contextlib, functools, html.parser, http.server, os, shutil, subprocess, tempfile, threading
+from pathlib import Path
+from urllib.parse import urlsplit, unquote
+import pytest
+import nbtools
+from conftest import ROOT
+
+
+def test_readme_is_current():
+    missing = nbtools.readme_is_current()
+    assert not missing, f"README.md lacks (run `make readme`): {missing[:3]}"
+
+
+@pytest.fixture(scope='module')
+def site():
+    return nbtools.build_docs()
+
+
+class _Page(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__(); self.links, self.ids, self.title = [], set(), ''
+        self._in_title = False
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if 'id' in a: self.ids.add(a['id'])
+        for k in ('href', 'src'):
+            if a.get(k) and not (tag == 'a' and a.get('class', '').find('external') >= 0): self.links.append(a[k])
+        self._in_title = tag == 'title'
+    def handle_data(self, data):
+        if self._in_title: self.title += data
+    def handle_endtag(self, tag): self._in_title = False
+
+
+@functools.lru_cache(None)
+def _parse(fn: Path) -> _Page:
+    p = _Page(); p.feed(fn.read_text(errors='replace')); return p
+
+
+def test_every_notebook_has_a_page(site):
+    for nb in nbtools.notebooks():
+        page = site/(nbtools._output_name(nb) + '.html')
+        assert page.exists(), f"{nb.name} has no page {page.name}"
+        assert len(page.read_text()) > 2000
+
+
+def test_api_entries_rendered(site):
+    from medfusionnet._modidx import d
+    n = 0
+    for mod, syms in d['syms'].items():
+        for sym, (url, _) in syms.items():
+            name = sym[len(mod)+1:]
+            if name.startswith('_') or '.' in name: continue   # private helpers and methods have no entry of their own
+            page, anchor = url.split('#')
+            assert anchor in _parse(site/page).ids, f"{sym}: no API entry #{anchor} on {page}"
+            n += 1
+    assert n >= 10
+
+
+def test_internal_links_resolve(site):
+    broken = []
+    for page in site.rglob('*.html'):
+        for link in _parse(page).links:
+            u = urlsplit(link)
+            if u.scheme or link.startswith(('//', 'mailto:', 'data:', 'javascript:')): continue
+            target = page if not u.path else (page.parent/unquote(u.path)).resolve()
+            if target.is_dir(): target = target/'index.html'
+            if not target.exists(): broken.append(f"{page.name}: {link}"); continue
+            if u.fragment and target.suffix == '.html' and u.fragment not in _parse(target).ids:
+                broken.append(f"{page.name}: {link} (no #{u.fragment})")
+    assert not broken, f"broken internal links: {broken[:10]}"
+
+
+@contextlib.contextmanager
+def _serve(folder):
+    h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    class Quiet(h.func):
+        def log_message(self, *a): pass
+    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(Quiet, directory=str(folder)))
+    t = threading.Thread(target=srv.serve_forever, daemon=True); t.start()
+    try: yield f"http://127.0.0.1:{srv.server_address[1]}"
+    finally: srv.shutdown()
+
+
+def _chromium():
+    exe = shutil.which('chromium') or shutil.which('chromium-browser')
+    if exe is None:
+        if os.environ.get('MEDFUSIONNET_REQUIRE_BROWSER'): pytest.fail('chromium is required (MEDFUSIONNET_REQUIRE_BROWSER) but not installed')
+        pytest.skip('chromium not installed (apt-get install chromium); .ci/run installs it')
+    return exe
+
+
+def _browse(exe, url, *args, timeout=90):
+    with tempfile.TemporaryDirectory() as prof:
+        cmd = [exe, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+               '--disable-background-networking', '--disable-component-update', '--disable-sync',
+               f'--user-data-dir={prof}', '--window-size=1280,1600', *args, url]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize('page', ['index.html', 'core.html'])
+def test_pages_render_in_chromium(site, page):
+    exe = _chromium()
+    shots = ROOT/'_build'/'screenshots'; shots.mkdir(parents=True, exist_ok=True)
+    with _serve(site) as base:
+        dom = _browse(exe, f"{base}/{page}", '--dump-dom').stdout
+        shot = shots/page.replace('.html', '.png')
+        shot.unlink(missing_ok=True)
+        _browse(exe, f"{base}/{page}", f'--screenshot={shot}')
+    title = _parse(site/page).title.split('–')[0].split('|')[0].strip()
+    assert title and title in dom, f"{page}: title {title!r} not in the rendered DOM"
+    assert 'sidebar' in dom and len(dom) > 5000, f"{page}: the rendered page looks empty"
+    assert shot.exists() and shot.stat().st_size > 20_000, f"{page}: screenshot missing or blank"
+    if page == 'core.html': assert 'find_dataset' in dom
