@@ -89,6 +89,8 @@ def _html_table_md(h: str) -> str|None:
     rows = [r for r in p.rows if any(r)]
     if not rows: return None
     w = max(map(len, rows)); rows = [r + [''] * (w - len(r)) for r in rows]
+    if len(rows) > 1 and not rows[0][0] and rows[1][0] and not any(rows[1][1:]):   # pandas' index-name row
+        rows = [[rows[1][0]] + rows[0][1:]] + rows[2:]
     esc = lambda r: '| ' + ' | '.join(c.replace('|', '\\|') for c in r) + ' |'
     return '\n'.join([esc(rows[0]), '|' + '---|' * w] + [esc(r) for r in rows[1:]])
 
