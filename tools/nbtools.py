@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT/'nbs'
 BUILD = ROOT/'_build'/'nbs'
-SUPPORT = ['_quarto.yml', 'styles.css', 'sidebar.yml', 'nbdev.yml']
+SUPPORT = ['_quarto.yml', 'styles.css', 'nbdev.yml']
 
 
 def notebooks() -> list:
@@ -30,10 +30,24 @@ def skip_flags() -> list:
     return [f for f in get_config(ROOT).tst_flags.split() if f not in forced]
 
 
+def sidebar_yml() -> str:
+    "The docs sidebar: home, then the API notebooks (00-09), then tutorials and result pages (10 and up)."
+    api, guides = [], []
+    for nb in notebooks():
+        if nb.name == 'index.ipynb': continue
+        m = re.match(r'(\d+)', nb.name)
+        (api if m and int(m.group(1)) < 10 else guides).append(nb.name)
+    lines = ['website:', '  sidebar:', '    contents:', '      - index.ipynb']
+    for title, items in [('Tutorials and results', guides), ('API reference', api)]:
+        if items: lines += [f'      - section: {title}', '        contents:'] + [f'          - {n}' for n in items]
+    return '\n'.join(lines) + '\n'
+
+
 def _stage_support():
     BUILD.mkdir(parents=True, exist_ok=True)
     for f in SUPPORT:
         if (NBS/f).exists(): shutil.copy2(NBS/f, BUILD/f)
+    (BUILD/'sidebar.yml').write_text(sidebar_yml())
 
 
 def run_notebook(nb, save: bool = True) -> tuple:
