@@ -10,10 +10,11 @@ import argparse, json, os, sys, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
-from .data import load_dataset
+from .data import load_dataset, load_csv
 
 # %% auto #0
-__all__ = ['write_json_atomic', 'summarise_dataset', 'build_parser', 'main']
+__all__ = ['write_json_atomic', 'write_csv_atomic', 'summarise_dataset', 'add_dataset_args', 'dataset_from_args', 'build_parser',
+           'main']
 
 # %% ../nbs/09_cli.ipynb #a2f03a05
 def write_json_atomic(obj, fn):
@@ -23,6 +24,14 @@ def write_json_atomic(obj, fn):
     try:
         with os.fdopen(fd, 'w') as f: json.dump(obj, f, indent=2, default=_json_default)
         os.replace(tmp, fn)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True); raise
+
+def write_csv_atomic(df:pd.DataFrame, fn, **kwargs):
+    "Write `df` as CSV to `fn` through a temporary file in the same folder."
+    fn = Path(fn); fn.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=fn.parent, prefix=f'.{fn.name}.', suffix='.tmp'); os.close(fd)
+    try: df.to_csv(tmp, **kwargs); os.replace(tmp, fn)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
 
@@ -80,6 +89,55 @@ def _cmd_demo(a):
     return 0
 
 # %% ../nbs/09_cli.ipynb #1c839c80
+def _csv_list(v): return [x.strip() for x in v.split(',') if x.strip()] if v else None
+
+def add_dataset_args(q:argparse.ArgumentParser):
+    "The options that choose a dataset: a preset or a CSV with its columns named."
+    q.add_argument('--dataset', required=True, help='preset (cervical, nih-cxr14-sample, chestxray14) or a CSV file')
+    q.add_argument('--data-dir', help='folder of datasets (or one dataset folder); default: $MEDFUSIONNET_DATA, '
+                   'then ../shared/data, then the project data/ folder')
+    g = q.add_argument_group('your own CSV (with --dataset FILE.csv)')
+    g.add_argument('--labels', help='0/1 label columns, comma-separated')
+    g.add_argument('--label-col', help='one delimited label column instead (e.g. "Finding Labels")')
+    g.add_argument('--label-sep', default='|', help='separator in --label-col (default |)')
+    g.add_argument('--none-label', help='value of --label-col meaning "no label" (e.g. "No Finding")')
+    g.add_argument('--numeric', help='numeric feature columns'); g.add_argument('--categorical', help='categorical feature columns')
+    g.add_argument('--id-col', help='row id column'); g.add_argument('--group-col', help='patient id column')
+    g.add_argument('--image-col', help='image file column'); g.add_argument('--image-root', help='folder of the images')
+    g.add_argument('--text-col', help='free-text column')
+
+def dataset_from_args(a) -> tuple:
+    "`(df, schema)` for the dataset chosen by `add_dataset_args` options."
+    if a.dataset.endswith('.csv') or Path(a.dataset).is_file():
+        return load_csv(a.dataset, label_cols=_csv_list(a.labels), label_col=a.label_col, label_sep=a.label_sep,
+                        none_label=a.none_label, id_col=a.id_col, group_col=a.group_col, numeric_cols=_csv_list(a.numeric),
+                        categorical_cols=_csv_list(a.categorical), image_col=a.image_col, image_root=a.image_root,
+                        text_col=a.text_col)
+    return load_dataset(a.dataset, a.data_dir)
+
+# %% ../nbs/09_cli.ipynb #f96cc693
+def _cmd_select(a):
+    from medfusionnet.select import UnivariateThresholdSelector, plot_scores, plot_top_features
+    df, sc = dataset_from_args(a)
+    if not sc.numeric_cols: raise MedFusionNetError(f"{sc.name}: no numeric features for stage 1")
+    sel = UnivariateThresholdSelector(n_features=a.n_features, alpha=a.alpha, missing_indicators=a.missing_indicators)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        sel.fit(df[sc.numeric_cols], df[sc.label_cols])
+    for x in w: print(f"warning: {x.message}", file=sys.stderr)
+    write_csv_atomic(sel.table_, a.out, index=False)
+    if a.plots:
+        import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+        pd_ = Path(a.plots); pd_.mkdir(parents=True, exist_ok=True)
+        ax = plot_scores(sel); ax.figure.savefig(pd_/'stage1_scores.png', dpi=120, bbox_inches='tight'); plt.close(ax.figure)
+        fig = plot_top_features(sel); fig.savefig(pd_/'stage1_top_features.png', dpi=120, bbox_inches='tight'); plt.close(fig)
+    r = sel.rules_
+    print(f"{sc.name}: {len(sc.numeric_cols)} features x {len(sc.label_cols)} labels scored; {len(r)} rules kept "
+          f"({r.feature.nunique()} features); table -> {a.out}")
+    print(r[['label', 'feature', 'direction', 'threshold', 'J', 'q']].to_string(index=False))
+    return 0
+
+# %% ../nbs/09_cli.ipynb #0ca2f54e
 def build_parser() -> argparse.ArgumentParser:
     "The `medfusionnet` argument parser (one subparser per subcommand)."
     p = argparse.ArgumentParser(prog='medfusionnet', description='Multi-label medical risk stratification from images, '
@@ -95,6 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--strict', action='store_true', help='verify: demand known bytes (SHA-256) for every file')
     d.add_argument('--partial', type=int, help='download: only the first N image archives (ChestX-ray14)')
     d.set_defaults(func=_cmd_data)
+    q = sub.add_parser('select', help='stage 1: per-label univariate thresholds, written as a CSV table',
+                       description='Stage 1: the best cut-point (Youden J) of every feature for every label, the '
+                       'top N features per label, with Fisher/chi-square p-values and Benjamini-Hochberg q-values.')
+    add_dataset_args(q)
+    q.add_argument('--out', required=True, help='CSV file for the table')
+    q.add_argument('--n-features', type=int, default=5, help='features kept per label (default 5)')
+    q.add_argument('--alpha', type=float, help='keep only features with q <= alpha')
+    q.add_argument('--missing-indicators', action='store_true', help='missingness of each feature as a candidate too')
+    q.add_argument('--plots', help='folder for the heatmap and per-label bar charts (PNG)')
+    q.set_defaults(func=_cmd_select)
     m = sub.add_parser('demo', help='run the main job on the shipped data and write a report folder',
                        description='Run the main job on the default data (cervical + the NIH 64 px sample).')
     _dd(m)

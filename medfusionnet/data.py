@@ -202,6 +202,7 @@ def load_csv(path, # the CSV file
     if not path.exists(): raise DatasetNotFoundError(f"{path}: no such file")
     df = pd.read_csv(path, na_values=list(na_values), keep_default_na=True, low_memory=False)
     name = name or path.stem
+    if len(df) == 0: raise DataFormatError(f"{name}: the table is empty ({path})")
     notes = dict(source=str(path))
     if (label_cols is None) == (label_col is None): raise DataFormatError(f"{name}: give label_cols or label_col (one of them)")
     if label_col is not None:
@@ -215,7 +216,7 @@ def load_csv(path, # the CSV file
     for c in [*(numeric_cols or [])]:
         if c in df.columns and not pd.api.types.is_numeric_dtype(df[c]):
             bad = df[c][pd.to_numeric(df[c], errors='coerce').isna() & df[c].notna()]
-            raise DataFormatError(f"{name}: numeric column {c!r} holds non-numbers, e.g. {bad.iloc[0]!r} (row {bad.index[0]})")
+            if len(bad): raise DataFormatError(f"{name}: numeric column {c!r} holds non-numbers, e.g. {bad.iloc[0]!r} (row {bad.index[0]})")
     schema = DatasetSchema(name, id_col, group_col, list(label_cols), list(numeric_cols or []), list(categorical_cols or []),
                            image_col=image_col, image_root=Path(image_root) if image_root else path.parent,
                            text_col=text_col, notes=notes)

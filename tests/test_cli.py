@@ -76,3 +76,36 @@ def test_demo(cli, tmp_path):
 def test_data_list(cli):
     r = cli('data', 'list')
     assert r.returncode == 0 and 'cervical' in r.stdout and 'chestxray14' in r.stdout
+
+
+def test_select_help(cli):
+    r = cli('select', '--help')
+    assert r.returncode == 0 and '--n-features' in r.stdout and '--label-col' in r.stdout
+
+
+def test_select_writes_table(cli, tmp_path):
+    r = cli('select', '--dataset', 'cervical', '--out', tmp_path/'t.csv', '--n-features', '2', '--plots', tmp_path/'fig')
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+    t = pd.read_csv(tmp_path/'t.csv')
+    assert set(t.label) == {'Hinselmann', 'Schiller', 'Citology', 'Biopsy'} and t.groupby('label').selected.sum().max() == 2
+    assert (tmp_path/'fig'/'stage1_scores.png').stat().st_size > 10_000
+
+
+@pytest.mark.parametrize('content,args,expect', [
+    ('pid,age,y\n1,30,0\n2,40,1\n', ['--labels', 'y', '--numeric', 'age,weight'], "['weight'] not in the table"),
+    ('pid,age,y\n1,30,0\n2,40,2\n', ['--labels', 'y', '--numeric', 'age'], "label 'y' must be 0/1; found ['2']"),
+    ('pid,age,y\n', ['--labels', 'y', '--numeric', 'age'], 'the table is empty'),
+])
+def test_select_bad_csv(cli, tmp_path, content, args, expect):
+    (tmp_path/'mine.csv').write_text(content)
+    r = cli('select', '--dataset', tmp_path/'mine.csv', '--group-col', 'pid', *args, '--out', tmp_path/'t.csv')
+    assert r.returncode == 1 and expect in _one_error_line(r)
+    assert not (tmp_path/'t.csv').exists()
+
+
+def test_select_label_never_positive_warns(cli, tmp_path):
+    (tmp_path/'mine.csv').write_text('pid,age,y,z\n' + ''.join(f'{i},{20+i},{i%2},0\n' for i in range(20)))
+    r = cli('select', '--dataset', tmp_path/'mine.csv', '--labels', 'y,z', '--numeric', 'age', '--out', tmp_path/'t.csv')
+    assert r.returncode == 0, r.stderr
+    assert "'z'" in r.stderr and 'never positive' in r.stderr
