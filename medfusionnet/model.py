@@ -351,7 +351,7 @@ model_presets = dict(
                n_heads=4, n_fusion_layers=2, n_dec_layers=1, text_layers=1),
     small=dict(stem=32, growth_rate=24, block_config=(3, 6, 12, 8), fpn_dim=64, d=128, grids=(8, 4, 2, 2),
                n_heads=4, n_fusion_layers=2, n_dec_layers=1, text_layers=1),
-    base =dict(trunk='densenet121', fpn_dim=64, d=192, grids=(8, 4, 4, 2),
+    base =dict(trunk='densenet121', fpn_dim=48, d=192, grids=(8, 4, 4, 2),
                n_heads=6, n_fusion_layers=2, n_dec_layers=2, text_layers=2),
 )
 
