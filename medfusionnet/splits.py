@@ -51,8 +51,9 @@ def patient_split(df:pd.DataFrame, schema:DatasetSchema,
     if use_official and schema.split_col and df[schema.split_col].notna().all():
         test_p = np.unique(df.loc[df[schema.split_col] == 'test', schema.group_col])
         rest = np.setdiff1d(pats, test_p)
+    elif test == 0: test_p, rest = pats[:0], pats
     else:
-        if not 0 < test < 1: raise ValueError(f"test must be in (0, 1), not {test}")
+        if not 0 < test < 1: raise ValueError(f"test must be in [0, 1), not {test}")
         tr, te = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=test, random_state=seed).split(pats[:, None], Y))
         test_p, rest = pats[te], pats[tr]
     Yr = Y[np.searchsorted(pats, rest)]
