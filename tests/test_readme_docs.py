@@ -112,3 +112,18 @@ def test_pages_render_in_chromium(site, page):
     assert 'sidebar' in dom and len(dom) > 5000, f"{page}: the rendered page looks empty"
     assert shot.exists() and shot.stat().st_size > 20_000, f"{page}: screenshot missing or blank"
     if page == 'core.html': assert 'find_dataset' in dom
+
+
+def test_computed_outputs_are_on_the_pages(site):
+    "Numbers and figures a notebook computes reach its page (outputs are computed by the build, not committed)."
+    import json
+    for nb in nbtools.notebooks():
+        cells = json.loads((nbtools.BUILD/nb.name).read_text())['cells']
+        outs = [o for c in cells if c['cell_type'] == 'code' for o in c.get('outputs', [])
+                if o['output_type'] == 'stream' or 'text/html' in o.get('data', {}) or 'image/png' in o.get('data', {})]
+        if not outs: continue
+        page = (site/(nbtools._output_name(nb) + '.html')).read_text()
+        shown = page.count('cell-output-stdout') + page.count('cell-output cell-output-display"') + page.count('<img src="data:image')
+        assert shown > 0, f"{nb.name}: {len(outs)} computed outputs, none on its page"
+    figs = (site/'select.html').read_text().count('<img src="data:image/png')
+    assert figs >= 3, f"select.html shows {figs} figures"

@@ -79,9 +79,14 @@ def run_stale():
 
 
 def _clean_executed():
-    "nbdev-test --save leaves float execution metadata that nbformat rejects; clean the executed copies."
-    from nbdev.clean import nbdev_clean
-    nbdev_clean.__wrapped__(fname=str(BUILD), clear_all=False)
+    "nbdev's runner leaves float `execution` timing metadata that nbformat rejects: drop it (outputs stay)."
+    import json
+    for nb in BUILD.glob('*.ipynb'):
+        d = json.loads(nb.read_text())
+        dirty = False
+        for c in d['cells']:
+            if 'execution' in c.get('metadata', {}): c['metadata'].pop('execution'); dirty = True
+        if dirty: nb.write_text(json.dumps(d, indent=1, ensure_ascii=False) + '\n')
 
 
 # README -------------------------------------------------------------------------------------------------------
