@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
 from .data import load_dataset, load_csv
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)  # raised inside fastai
 
 # %% auto #0
-__all__ = ['write_json_atomic', 'write_csv_atomic', 'summarise_dataset', 'add_dataset_args', 'dataset_from_args', 'build_parser',
-           'main']
+__all__ = ['write_json_atomic', 'write_csv_atomic', 'summarise_dataset', 'add_dataset_args', 'dataset_from_args', 'versions',
+           'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #a2f03a05
 def write_json_atomic(obj, fn):
@@ -138,6 +139,163 @@ def _cmd_select(a):
     return 0
 
 # %% ../nbs/09_cli.ipynb #0ca2f54e
+def versions() -> dict:
+    "Versions of what produced a result (recorded in every metrics.json)."
+    import platform, sklearn, torch, fastai, medfusionnet
+    return dict(medfusionnet=medfusionnet.__version__, python=platform.python_version(), torch=torch.__version__,
+                fastai=fastai.__version__, sklearn=sklearn.__version__, numpy=np.__version__, pandas=pd.__version__)
+
+def _metrics_records(res:pd.DataFrame) -> dict:
+    "A metrics table as `{row: {metric: value}}` with NaN written as null."
+    return {str(k): {c: (None if isinstance(v, float) and np.isnan(v) else v) for c, v in r.items()}
+            for k, r in res.to_dict(orient='index').items()}
+
+def _save_fig(fig, fn):
+    import matplotlib.pyplot as plt
+    Path(fn).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(fn, dpi=110, bbox_inches='tight'); plt.close(fig)
+
+def _mpl():
+    import matplotlib; matplotlib.use('Agg')
+
+# %% ../nbs/09_cli.ipynb #1f3da805
+def _cmd_train(a):
+    _mpl()
+    from medfusionnet.splits import patient_split
+    from medfusionnet.learner import fit_fusion, predict_fusion, save_fusion
+    from medfusionnet.evaluate import choose_thresholds, evaluate_predictions, plot_roc_pr, format_ci
+    out = Path(a.out)
+    if (out/'metrics.json').exists() and not a.resume:
+        raise MedFusionNetError(f"{out} already holds a finished run (metrics.json): choose another --out")
+    df, sc = dataset_from_args(a)
+    sp = patient_split(df, sc, valid=a.valid, test=0.0, seed=a.seed)
+    cfg = {k: v for k, v in vars(a).items() if k != 'func'}
+    write_json_atomic(cfg, out/'config.json')
+    write_json_atomic({k: sorted(map(str, df.iloc[v][sc.group_col].unique())) for k, v in sp.items() if k != 'test'}, out/'split.json')
+    write_json_atomic(sc.to_dict(), out/'schema.json')
+    res = fit_fusion(df, sc, sp['train'], sp['valid'], model=a.model, image_size=a.image_size, epochs=a.epochs, lr=a.lr,
+                     bs=a.bs, loss=a.loss, stage1_features=a.stage1 or None, seed=a.seed, run_dir=out/'train',
+                     resume=a.resume, early_stopping=a.patience)
+    save_fusion(res, out/'model')
+    va = sp['valid']; Y = sc.labels(df)[va]
+    P = predict_fusion(res, df, va)
+    thr = choose_thresholds(Y, P, sc.label_cols)
+    write_json_atomic(thr, out/'thresholds.json')
+    m = evaluate_predictions(Y, P, sc.label_cols, groups=df[sc.group_col].to_numpy()[va], thresholds=thr,
+                             n_boot=a.n_boot, seed=a.seed)
+    write_csv_atomic(pd.concat([df.iloc[va][[sc.id_col]].reset_index(drop=True),
+                                pd.DataFrame(P, columns=[f'prob_{l}' for l in sc.label_cols])], axis=1),
+                     out/'predictions_valid.csv', index=False)
+    _save_fig(plot_roc_pr(Y, P, sc.label_cols, title=f'{sc.name}: validation patients'), out/'figures'/'roc_pr_valid.png')
+    write_json_atomic(dict(dataset=sc.name, protocol=dict(kind='patient-grouped train/validation split', valid=a.valid,
+                               seed=a.seed, train_rows=len(sp['train']), valid_rows=len(va),
+                               train_patients=int(df.iloc[sp['train']][sc.group_col].nunique()),
+                               valid_patients=int(df.iloc[va][sc.group_col].nunique()),
+                               thresholds='Youden J on the validation patients (optimistic on those same patients)',
+                               ci=f'95% bootstrap over patients ({a.n_boot} resamples)'),
+                           model=res.config, metrics=_metrics_records(m), versions=versions(), seed=a.seed), out/'metrics.json')
+    print(format_ci(m).to_string())
+    print(f"\nrun folder: {out}")
+    return 0
+
+# %% ../nbs/09_cli.ipynb #6d2f207b
+def _run_model(run):
+    run = Path(run)
+    if not (run/'model'/'config.json').exists():
+        raise MedFusionNetError(f"{run}: not a finished run folder (no model/config.json); train with `medfusionnet train --out {run}`")
+    from medfusionnet.learner import load_fusion
+    return load_fusion(run/'model'), json.loads((run/'thresholds.json').read_text()) if (run/'thresholds.json').exists() else None
+
+def _cmd_evaluate(a):
+    _mpl()
+    from medfusionnet.learner import predict_fusion
+    from medfusionnet.evaluate import evaluate_predictions, plot_roc_pr, format_ci
+    res, thr = _run_model(a.run)
+    df, sc = dataset_from_args(a)
+    missing = [l for l in res.labels if l not in df.columns]
+    if missing: raise MedFusionNetError(f"{sc.name}: label column(s) {missing} of the model are not in the data")
+    split = json.loads((Path(a.run)/'split.json').read_text()) if (Path(a.run)/'split.json').exists() else {}
+    seen = set(split.get('train', [])) | set(split.get('valid', []))
+    overlap = int(df[sc.group_col].astype(str).isin(seen).sum())
+    if overlap and not a.include_seen:
+        keep = ~df[sc.group_col].astype(str).isin(seen)
+        print(f"warning: {overlap} row(s) belong to patients the model was trained or validated on: left out "
+              f"(--include-seen keeps them)", file=sys.stderr)
+        df = df[keep.to_numpy()].reset_index(drop=True)
+    if len(df) == 0: raise MedFusionNetError(f"{sc.name}: no rows of unseen patients to evaluate")
+    P = predict_fusion(res, df)
+    Y = df[res.labels].to_numpy(dtype=int)
+    m = evaluate_predictions(Y, P, res.labels, groups=df[sc.group_col].to_numpy(), thresholds=thr, n_boot=a.n_boot)
+    out = Path(a.run)/f'evaluate-{sc.name}'
+    _save_fig(plot_roc_pr(Y, P, res.labels, title=f'{sc.name}: {len(df)} rows'), out/'roc_pr.png')
+    write_json_atomic(dict(dataset=sc.name, rows=len(df), patients=int(df[sc.group_col].nunique()),
+                           rows_of_seen_patients_included=overlap if a.include_seen else 0,
+                           thresholds='from the run (chosen on its validation patients)',
+                           metrics=_metrics_records(m), versions=versions()), out/'metrics.json')
+    print(format_ci(m).to_string()); print(f"\nwrote {out/'metrics.json'}")
+    return 0
+
+# %% ../nbs/09_cli.ipynb #c1549296
+def _table_for_prediction(a, schema:dict) -> pd.DataFrame:
+    "The rows to predict: a preset's table, or a CSV that needs the model's input columns but no labels."
+    if not (a.dataset.endswith('.csv') or Path(a.dataset).is_file()):
+        return dataset_from_args(a)[0]
+    fn = Path(a.dataset)
+    df = pd.read_csv(fn, na_values=['?', ''], low_memory=False)
+    if len(df) == 0: raise MedFusionNetError(f"{fn}: the table is empty")
+    need = [c for c in [*schema['numeric_cols'], *schema['categorical_cols'], schema.get('image_col'), schema.get('text_col')]
+            if c and not c.endswith('__missing')]
+    miss = [c for c in need if c not in df.columns]
+    if miss: raise MedFusionNetError(f"{fn}: column(s) {miss} the model needs are missing (it has {', '.join(map(str, df.columns))})")
+    if schema['id_col'] not in df.columns:   # no id column: rows are numbered from 0
+        df.insert(0, schema['id_col'], np.arange(len(df)))
+    return df
+
+def _cmd_predict(a):
+    from medfusionnet.learner import predict_fusion
+    res, thr = _run_model(a.run)
+    schema = json.loads((Path(a.run)/'schema.json').read_text())
+    df = _table_for_prediction(a, schema)
+    P = predict_fusion(res, df, image_root=a.image_root)
+    if not np.isfinite(P).all(): raise MedFusionNetError("the model produced non-finite probabilities")
+    out = pd.concat([df[[schema['id_col']]].reset_index(drop=True),
+                     pd.DataFrame(P, columns=[f'prob_{l}' for l in res.labels])], axis=1)
+    write_csv_atomic(out, a.out, index=False)
+    print(f"{len(out)} rows -> {a.out}")
+    return 0
+
+# %% ../nbs/09_cli.ipynb #0806e1e7
+def _cmd_cv(a):
+    _mpl()
+    from medfusionnet.protocols import run_cv, cv_summary
+    from medfusionnet.evaluate import format_ci
+    out = Path(a.out)
+    df, sc = dataset_from_args(a)
+    models = _csv_list(a.models)
+    fk = {'*': dict(model=a.variant, image_size=a.image_size, epochs=a.epochs, lr=a.lr, bs=a.bs, loss=a.loss,
+                    stage1_features=a.stage1 or None, early_stopping=a.patience)}
+    fk['densenet121'] = {**fk['*'], 'model': 'densenet121'}
+    t0 = time.time()
+    cv = run_cv(df, sc, models=models, n_splits=a.folds, n_repeats=a.repeats, seed=a.seed,
+                permute_labels=a.permute_labels, n_boot=a.n_boot, fusion_kwargs=fk)
+    secs = time.time() - t0
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv_atomic(cv['folds'], out/'folds.csv', index=False)
+    for m, P in cv['oof'].items():
+        write_csv_atomic(pd.concat([df[[sc.id_col]].reset_index(drop=True),
+                                    pd.DataFrame(P, columns=[f'prob_{l}' for l in sc.label_cols])], axis=1), out/f'oof_{m}.csv', index=False)
+    summ = cv_summary(cv)
+    write_json_atomic(dict(dataset=sc.name, protocol={**cv['protocol'], 'thresholds': 'Youden J on an inner validation part of each training fold',
+                                                       'ci': f'95% bootstrap over patients of the out-of-fold predictions ({a.n_boot} resamples)'},
+                           models=models, fusion_settings=fk['*'], seconds={**cv['seconds'], 'total': secs},
+                           fold_mean_sd_auroc=summ.to_dict(), pooled={m: _metrics_records(r) for m, r in cv['pooled'].items()},
+                           versions=versions(), seed=a.seed), out/'metrics.json')
+    print('AUROC per label, mean (SD) over test folds:'); print(summ.to_string())
+    for m, r in cv['pooled'].items(): print(f"\n{m}: pooled out-of-fold, 95% CI"); print(format_ci(r).to_string())
+    print(f"\n{secs:.0f} s; results in {out}")
+    return 0
+
+# %% ../nbs/09_cli.ipynb #55b218cc
 def build_parser() -> argparse.ArgumentParser:
     "The `medfusionnet` argument parser (one subparser per subcommand)."
     p = argparse.ArgumentParser(prog='medfusionnet', description='Multi-label medical risk stratification from images, '
@@ -163,6 +321,46 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument('--missing-indicators', action='store_true', help='missingness of each feature as a candidate too')
     q.add_argument('--plots', help='folder for the heatmap and per-label bar charts (PNG)')
     q.set_defaults(func=_cmd_select)
+    def _train_args(q):
+        q.add_argument('--epochs', type=int, default=10, help='one-cycle epochs (default 10)')
+        q.add_argument('--lr', type=float, default=3e-3, help='peak learning rate (default 3e-3)')
+        q.add_argument('--bs', type=int, default=64, help='batch size (default 64)')
+        q.add_argument('--image-size', type=int, default=64, help='training image side in pixels (default 64)')
+        q.add_argument('--loss', default='bce', choices=['bce', 'focal', 'asl'], help='bce = positive-weighted BCE')
+        q.add_argument('--stage1', type=int, default=5, help='stage-1 features kept per label (0: all numeric features, no rules)')
+        q.add_argument('--patience', type=int, help='early stopping patience in epochs (default: off)')
+        q.add_argument('--seed', type=int, default=0)
+        q.add_argument('--n-boot', type=int, default=1000, help='patient-bootstrap resamples for the CIs')
+    t = sub.add_parser('train', help='train MedFusionNet (holds out validation patients itself) into a run folder',
+                       description='Train a model on a dataset: a patient-grouped validation part is held out, used for '
+                       'thresholds and reported with bootstrap CIs.')
+    add_dataset_args(t)
+    t.add_argument('--out', required=True, help='run folder')
+    t.add_argument('--model', default='tiny', choices=['tiny', 'small', 'base', 'densenet121'])
+    t.add_argument('--valid', type=float, default=0.2, help='fraction of patients held out for validation (default 0.2)')
+    t.add_argument('--resume', action='store_true', help='continue an interrupted run in --out from its last checkpoint')
+    _train_args(t); t.set_defaults(func=_cmd_train)
+    e = sub.add_parser('evaluate', help="score a run's model on a dataset (rows of patients it has seen are left out)",
+                       description="Score a trained run on a labelled dataset, with the run's thresholds.")
+    e.add_argument('--run', required=True, help='run folder made by `medfusionnet train`')
+    add_dataset_args(e)
+    e.add_argument('--include-seen', action='store_true', help='keep rows of patients the model was trained or validated on')
+    e.add_argument('--n-boot', type=int, default=1000); e.set_defaults(func=_cmd_evaluate)
+    pr = sub.add_parser('predict', help='probabilities per label for new rows (no labels needed) as CSV',
+                        description='Predict every row of a dataset or CSV: its id and prob_<label> for every label.')
+    pr.add_argument('--run', required=True, help='run folder made by `medfusionnet train`')
+    add_dataset_args(pr)
+    pr.add_argument('--out', required=True, help='CSV file to write')
+    pr.set_defaults(func=_cmd_predict)
+    c = sub.add_parser('cv', help='repeated patient-grouped cross-validation of MedFusionNet and baselines',
+                       description='Cross-validate models under identical folds (fitting everything inside training folds).')
+    add_dataset_args(c)
+    c.add_argument('--models', default='medfusionnet,lr,gb,rf', help='comma-separated: medfusionnet, lr, gb, rf, densenet121')
+    c.add_argument('--variant', default='tiny', choices=['tiny', 'small', 'base'], help='MedFusionNet variant')
+    c.add_argument('--folds', type=int, default=5); c.add_argument('--repeats', type=int, default=1)
+    c.add_argument('--permute-labels', action='store_true', help='label-permutation control: every model must score ~0.5')
+    c.add_argument('--out', required=True, help='results folder')
+    _train_args(c); c.set_defaults(func=_cmd_cv)
     m = sub.add_parser('demo', help='run the main job on the shipped data and write a report folder',
                        description='Run the main job on the default data (cervical + the NIH 64 px sample).')
     _dd(m)

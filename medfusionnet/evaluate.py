@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve, p
 from .core import MedFusionNetError
 
 # %% auto #0
-__all__ = ['choose_threshold', 'binary_metrics', 'evaluate_predictions', 'choose_thresholds', 'format_ci']
+__all__ = ['choose_threshold', 'binary_metrics', 'evaluate_predictions', 'choose_thresholds', 'format_ci', 'plot_roc_pr']
 
 # %% ../nbs/06_evaluate.ipynb #ed9855fe
 def _defined(y) -> str|None:
@@ -139,3 +139,28 @@ def format_ci(res:pd.DataFrame, metrics=('auroc', 'auprc'), digits:int=3) -> pd.
         out[m.upper()] = res.apply(f, axis=1)
     if 'positives' in res: out.insert(0, 'positives', res['positives'].map(lambda v: '' if pd.isna(v) else int(v)))
     return out
+
+# %% ../nbs/06_evaluate.ipynb #2437f8f1
+def plot_roc_pr(Y, P, labels:list, ncols:int=4, title:str=''):
+    "One panel per label: the ROC curve (with AUROC) and, on a twin panel row, the precision-recall curve (with AUPRC and prevalence)."
+    import matplotlib.pyplot as plt
+    Y, P = np.asarray(Y).astype(int), np.asarray(P, float)
+    K = len(labels); nrows = int(np.ceil(K / ncols))
+    fig, axs = plt.subplots(2 * nrows, ncols, figsize=(3.2 * ncols, 6.0 * nrows), squeeze=False)
+    for k, l in enumerate(labels):
+        r, c = divmod(k, ncols); a1, a2 = axs[2 * r, c], axs[2 * r + 1, c]
+        why = _defined(Y[:, k])
+        if why:
+            for a in (a1, a2): a.text(0.5, 0.5, f'{l}: undefined ({why})', ha='center', va='center', fontsize=8); a.set_axis_off()
+            continue
+        fpr, tpr, _ = roc_curve(Y[:, k], P[:, k]); prec, rec, _ = precision_recall_curve(Y[:, k], P[:, k])
+        a1.plot(fpr, tpr); a1.plot([0, 1], [0, 1], ls=':', c='grey')
+        a1.set(title=f'{l}\nAUROC {roc_auc_score(Y[:, k], P[:, k]):.3f}', xlabel='1 - specificity', ylabel='sensitivity')
+        a2.step(rec, prec, where='post'); a2.axhline(Y[:, k].mean(), ls=':', c='grey')
+        a2.set(title=f'AUPRC {average_precision_score(Y[:, k], P[:, k]):.3f} (prevalence {Y[:, k].mean():.2f})',
+               xlabel='recall', ylabel='precision', ylim=(0, 1.02))
+    for k in range(K, nrows * ncols):
+        r, c = divmod(k, ncols); axs[2 * r, c].set_axis_off(); axs[2 * r + 1, c].set_axis_off()
+    if title: fig.suptitle(title)
+    fig.tight_layout()
+    return fig

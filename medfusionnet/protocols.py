@@ -92,13 +92,18 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, fusion_kwargs):
             warnings.simplefilter('ignore')
             m.fit(X.iloc[tr], Y.iloc[tr])
         return m.predict_proba(X.iloc[va]), m.predict_proba(X.iloc[te])
+    import tempfile
     from medfusionnet.learner import fit_fusion, predict_fusion
-    res = fit_fusion(df, schema, tr, va, model=model, seed=seed, **(fusion_kwargs.get(model) or fusion_kwargs.get('*') or {}))
-    return predict_fusion(res, df, va), predict_fusion(res, df, te)
+    kw = dict(fusion_kwargs.get(model) or fusion_kwargs.get('*') or {})
+    kw.setdefault('model', 'tiny' if model == 'medfusionnet' else model)
+    with tempfile.TemporaryDirectory(prefix='mfn-cv-') as d:   # per-fold checkpoints are not kept
+        kw.setdefault('run_dir', d)
+        res = fit_fusion(df, schema, tr, va, seed=seed, **kw)
+        return predict_fusion(res, df, va), predict_fusion(res, df, te)
 
 # %% ../nbs/06b_protocols.ipynb #ee0e90eb
 def run_cv(df:pd.DataFrame, schema:DatasetSchema,
-           models=('lr', 'gb', 'rf'), # tabular baselines ('lr', 'gb', 'rf', optionally 'lr+stage1N') and fusion models
+           models=('lr', 'gb', 'rf'), # tabular baselines ('lr', 'gb', 'rf', or e.g. 'lr+stage15'), 'medfusionnet' (any variant), 'densenet121'
            n_splits:int=5, n_repeats:int=1, seed:int=0,
            inner_valid:float=0.2, # fraction of each training fold's patients held out to choose thresholds (and stop early)
            permute_labels:bool=False, # the label-permutation control

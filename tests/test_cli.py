@@ -109,3 +109,68 @@ def test_select_label_never_positive_warns(cli, tmp_path):
     r = cli('select', '--dataset', tmp_path/'mine.csv', '--labels', 'y,z', '--numeric', 'age', '--out', tmp_path/'t.csv')
     assert r.returncode == 0, r.stderr
     assert "'z'" in r.stderr and 'never positive' in r.stderr
+
+
+@pytest.mark.parametrize('cmd', ['train', 'evaluate', 'predict', 'cv'])
+def test_training_commands_help(cli, cmd):
+    r = cli(cmd, '--help')
+    assert r.returncode == 0 and '--dataset' in r.stdout
+
+
+@pytest.fixture(scope='module')
+def cervical_run(tmp_path_factory):
+    from conftest import run_cli
+    run = tmp_path_factory.mktemp('runs')/'cerv'
+    r = run_cli('train', '--dataset', 'cervical', '--out', run, '--epochs', '2', '--n-boot', '50')
+    assert r.returncode == 0, r.stderr[-3000:]
+    return run
+
+
+def test_train_writes_a_complete_run(cervical_run):
+    m = json.loads((cervical_run/'metrics.json').read_text())
+    assert set(m['metrics']) >= {'Biopsy', 'macro', 'micro'} and m['protocol']['kind'].startswith('patient-grouped')
+    assert 0 <= m['metrics']['macro']['auroc'] <= 1 and m['metrics']['Biopsy']['auroc_lo'] <= m['metrics']['Biopsy']['auroc']
+    assert m['versions']['torch'] and m['seed'] == 0
+    split = json.loads((cervical_run/'split.json').read_text())
+    assert not set(split['train']) & set(split['valid'])
+    assert (cervical_run/'figures'/'roc_pr_valid.png').stat().st_size > 10_000
+    assert (cervical_run/'model'/'model.pth').exists()
+
+
+def test_predict_new_rows_without_labels(cli, cervical_run, tmp_path):
+    src = find_dataset('cervical')/'risk_factors_cervical_cancer.csv'
+    lines = src.read_text().splitlines()
+    cols = lines[0].split(',')
+    keep = [i for i, c in enumerate(cols) if c not in ('Hinselmann', 'Schiller', 'Citology', 'Biopsy')]
+    (tmp_path/'new.csv').write_text('\n'.join(','.join(l.split(',')[i] for i in keep) for l in lines[:11]) + '\n')
+    r = cli('predict', '--run', cervical_run, '--dataset', tmp_path/'new.csv', '--out', tmp_path/'p.csv')
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+    p = pd.read_csv(tmp_path/'p.csv')
+    assert len(p) == 10 and [c for c in p.columns if c.startswith('prob_')] == [f'prob_{l}' for l in ('Hinselmann', 'Schiller', 'Citology', 'Biopsy')]
+    assert p.filter(like='prob_').stack().between(0, 1).all()
+
+
+def test_predict_missing_feature_column(cli, cervical_run, tmp_path):
+    (tmp_path/'bad.csv').write_text('Age,Smokes\n30,0\n')
+    r = cli('predict', '--run', cervical_run, '--dataset', tmp_path/'bad.csv', '--out', tmp_path/'p.csv')
+    assert r.returncode == 1 and 'the model needs are missing' in _one_error_line(r)
+    assert not (tmp_path/'p.csv').exists()
+
+
+def test_evaluate_leaves_out_seen_patients(cli, cervical_run):
+    r = cli('evaluate', '--run', cervical_run, '--dataset', 'cervical', '--n-boot', '0')
+    assert r.returncode == 1 and 'no rows of unseen patients' in r.stderr   # every cervical patient trained or validated it
+
+
+def test_predict_needs_a_finished_run(cli, tmp_path):
+    r = cli('predict', '--run', tmp_path/'nothing', '--dataset', 'cervical', '--out', tmp_path/'p.csv')
+    assert r.returncode == 1 and 'not a finished run folder' in _one_error_line(r)
+
+
+def test_cv_tabular_and_permutation(cli, tmp_path):
+    r = cli('cv', '--dataset', 'cervical', '--models', 'lr,gb', '--folds', '3', '--n-boot', '50', '--out', tmp_path/'cv')
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads((tmp_path/'cv'/'metrics.json').read_text())
+    assert m['protocol']['n_splits'] == 3 and set(m['pooled']) == {'lr', 'gb'}
+    assert (tmp_path/'cv'/'folds.csv').exists() and (tmp_path/'cv'/'oof_lr.csv').exists()
