@@ -372,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     "Entry point of the `medfusionnet` console script; returns the exit status."
     a = build_parser().parse_args(argv)
+    if not sys.stdout.isatty():   # redirected to a file: keep fastai's epoch table, drop the per-batch bars
+        import fastprogress.fastprogress as fpb; fpb.NO_BAR = True
     try: return a.func(a) or 0
     except MedFusionNetError as e:
         print(f"medfusionnet: error: {e}", file=sys.stderr)
