@@ -175,7 +175,7 @@ def _cmd_train(a):
     write_json_atomic(sc.to_dict(), out/'schema.json')
     res = fit_fusion(df, sc, sp['train'], sp['valid'], model=a.model, image_size=a.image_size, epochs=a.epochs, lr=a.lr,
                      bs=a.bs, loss=a.loss, stage1_features=a.stage1 or None, seed=a.seed, run_dir=out/'train',
-                     resume=a.resume, early_stopping=a.patience)
+                     resume=a.resume, early_stopping=a.patience, **({} if a.model == 'densenet121' else {'fusion': a.fusion}))
     save_fusion(res, out/'model')
     va = sp['valid']; Y = sc.labels(df)[va]
     P = predict_fusion(res, df, va)
@@ -275,6 +275,7 @@ def _cmd_cv(a):
     fk = {'*': dict(model=a.variant, image_size=a.image_size, epochs=a.epochs, lr=a.lr, bs=a.bs, loss=a.loss,
                     stage1_features=a.stage1 or None, early_stopping=a.patience)}
     fk['densenet121'] = {**fk['*'], 'model': 'densenet121'}
+    fk['*']['fusion'] = a.fusion
     t0 = time.time()
     cv = run_cv(df, sc, models=models, n_splits=a.folds, n_repeats=a.repeats, seed=a.seed,
                 permute_labels=a.permute_labels, n_boot=a.n_boot, fusion_kwargs=fk)
@@ -329,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument('--loss', default='bce', choices=['bce', 'focal', 'asl'], help='bce = positive-weighted BCE')
         q.add_argument('--stage1', type=int, default=5, help='stage-1 features kept per label (0: all numeric features, no rules)')
         q.add_argument('--patience', type=int, help='early stopping patience in epochs (default: off)')
+        q.add_argument('--fusion', default='attention', choices=['attention', 'concat'],
+                       help='MedFusionNet fusion: transformer over all tokens, or pool each modality + concat (ablation)')
         q.add_argument('--seed', type=int, default=0)
         q.add_argument('--n-boot', type=int, default=1000, help='patient-bootstrap resamples for the CIs')
     t = sub.add_parser('train', help='train MedFusionNet (holds out validation patients itself) into a run folder',
