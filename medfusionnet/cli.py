@@ -20,21 +20,11 @@ __all__ = ['write_json_atomic', 'write_csv_atomic', 'summarise_dataset', 'add_da
 # %% ../nbs/09_cli.ipynb #a2f03a05
 def write_json_atomic(obj, fn):
     "Write `obj` as JSON to `fn` through a temporary file in the same folder (so a crash leaves no half file)."
-    fn = Path(fn); fn.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=fn.parent, prefix=f'.{fn.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f: json.dump(obj, f, indent=2, default=_json_default)
-        os.replace(tmp, fn)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+    with atomic_path(fn) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=_json_default))
 
 def write_csv_atomic(df:pd.DataFrame, fn, **kwargs):
     "Write `df` as CSV to `fn` through a temporary file in the same folder."
-    fn = Path(fn); fn.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=fn.parent, prefix=f'.{fn.name}.', suffix='.tmp'); os.close(fd)
-    try: df.to_csv(tmp, **kwargs); os.replace(tmp, fn)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+    with atomic_path(fn) as tmp: df.to_csv(tmp, **kwargs)
 
 def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)

@@ -7,6 +7,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/core.html.md"""
 # %% ../nbs/00_core.ipynb #6d30062e
 from __future__ import annotations
 import gzip, hashlib, io, json, os, shutil, tarfile, tempfile, urllib.error, urllib.request, warnings, zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
@@ -14,7 +15,8 @@ import pandas as pd
 # %% auto #0
 __all__ = ['MedFusionNetError', 'UnknownDatasetError', 'DatasetNotFoundError', 'ChecksumError', 'DownloadError', 'project_root',
            'FileSpec', 'DatasetCard', 'cards_dir', 'read_checksums', 'list_datasets', 'get_card', 'data_roots',
-           'find_dataset', 'file_digest', 'verify_dataset', 'download_dataset', 'dataset_path', 'dataset_status']
+           'find_dataset', 'file_digest', 'verify_dataset', 'atomic_path', 'download_dataset', 'dataset_path',
+           'dataset_status']
 
 # %% ../nbs/00_core.ipynb #9575c1e9
 class MedFusionNetError(Exception):
@@ -208,20 +210,27 @@ def verify_dataset(name:str, folder=None, strict:bool=False, data_dir=None) -> d
     return report
 
 # %% ../nbs/00_core.ipynb #2c7561e8
+@contextmanager
+def atomic_path(fn):
+    "A temporary path beside `fn`, moved onto `fn` when the block ends without error and removed otherwise."
+    fn = Path(fn); fn.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=fn.parent, prefix=f'.{fn.name}.', suffix='.tmp'); os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, fn)
+    finally: Path(tmp).unlink(missing_ok=True)
+
+# %% ../nbs/00_core.ipynb #eb2f63da
 def _fetch(url:str, dest:Path, desc:str=''):
     "Download `url` to `dest` atomically, with a progress bar."
     from tqdm.auto import tqdm
     if os.environ.get('MEDFUSIONNET_OFFLINE'): raise DownloadError(f"MEDFUSIONNET_OFFLINE is set: not downloading {url}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f'.{dest.name}.', suffix='.part')
     try:
-        with os.fdopen(fd, 'wb') as out, urllib.request.urlopen(url, timeout=60) as r:
+        with atomic_path(dest) as tmp, open(tmp, 'wb') as out, urllib.request.urlopen(url, timeout=60) as r:
             total = int(r.headers.get('Content-Length') or 0) or None
             with tqdm(total=total, unit='B', unit_scale=True, desc=desc or dest.name, disable=None) as bar:
                 for b in iter(lambda: r.read(1<<20), b''): out.write(b); bar.update(len(b))
-        os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, ValueError) as e:
-        Path(tmp).unlink(missing_ok=True)
         raise DownloadError(f"could not download {url} ({e}); download it yourself and put it at {dest}") from e
 
 # %% ../nbs/00_core.ipynb #2b82c893

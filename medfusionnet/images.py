@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from fastcore.basics import defaults, patch
 from fastcore.parallel import parallel
-from .core import MedFusionNetError, project_root
+from .core import MedFusionNetError, project_root, atomic_path
 
 # %% auto #0
 __all__ = ['ImageError', 'png_significant_bits', 'int_range', 'to_uint8', 'pil_to_array', 'read_image', 'plot_images',
@@ -212,12 +212,7 @@ class ResizeCache:
         "Write the entry `dst` for `src`; the error message when `src` is unreadable, else None."
         try: a = resize_array(read_image(src, self.channels, self.bits, self.voi_lut), self.size, self.method)
         except ImageError as e: return str(e)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f'.{dst.stem}.', suffix='.tmp')
-        try:
-            with os.fdopen(fd, 'wb') as f: Image.fromarray(a).save(f, format='PNG')
-            os.replace(tmp, dst)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True); raise
+        with atomic_path(dst) as tmp: Image.fromarray(a).save(tmp, format='PNG')
         return None
 
     def get(self, src) -> np.ndarray:

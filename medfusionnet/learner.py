@@ -25,7 +25,7 @@ from fastai.callback.core import Callback
 from fastai.callback.tracker import TrackerCallback
 from fastai.callback.progress import CSVLogger
 import fastai.callback.schedule, fastai.callback.fp16   # (they add Learner.fit_one_cycle and Learner.to_fp16)
-from .core import MedFusionNetError, project_root
+from .core import MedFusionNetError, project_root, atomic_path
 from .data import DatasetSchema
 from .images import ResizeCache, ImageError, plot_images
 from .select import UnivariateThresholdSelector
@@ -463,7 +463,7 @@ class FusionLearner(Learner):
 # %% ../nbs/05_learner.ipynb #6153d482
 def _atomic_write(fn:Path, text:str):
     "Write `text` to `fn` through a temporary file, so `fn` is never half-written."
-    tmp = fn.with_name(f'.{fn.name}.tmp'); tmp.write_text(text); os.replace(tmp, fn)
+    with atomic_path(fn) as tmp: tmp.write_text(text)
 
 class CheckpointCallback(TrackerCallback):
     "Save weights, optimizer and training state after every epoch; track the best epoch by `monitor`; early stopping; best-weights reload."
@@ -506,9 +506,7 @@ class CheckpointCallback(TrackerCallback):
         if rank_distrib(): return            # one writer in distributed runs
         self.folder.mkdir(parents=True, exist_ok=True)
         fn = self.folder/f'{self.fname}_{self.epoch}.pth'
-        tmp = fn.with_name(f'.{fn.name}.tmp')
-        save_model(tmp, self.learn.model, self.learn.opt, with_opt=True)
-        os.replace(tmp, fn)
+        with atomic_path(fn) as tmp: save_model(tmp, self.learn.model, self.learn.opt, with_opt=True)
         sl, scaler = self.learn.recorder.smooth_loss, getattr(self.learn, 'scaler', None)
         st = dict(epoch=self.epoch, n_epoch=self.n_epoch, checkpoint=fn.stem, finished=finished, monitor=self.monitor,
                   best=float(self.best), best_epoch=self.best_epoch, wait=self.wait, smooth_loss=[float(sl.val), int(sl.count)],
