@@ -272,6 +272,7 @@ def _cmd_cv(a):
     secs = time.time() - t0
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(cv['folds'], out/'folds.csv', index=False)
+    if cv.get('late_weights') is not None: write_csv_atomic(cv['late_weights'].rename_axis(['repeat', 'fold']), out/'late_weights.csv')
     for m, P in cv['oof'].items():
         write_csv_atomic(pd.concat([df[[sc.id_col]].reset_index(drop=True),
                                     pd.DataFrame(P, columns=[f'prob_{l}' for l in sc.label_cols])], axis=1), out/f'oof_{m}.csv', index=False)
@@ -348,7 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser('cv', help='repeated patient-grouped cross-validation of MedFusionNet and baselines',
                        description='Cross-validate models under identical folds (fitting everything inside training folds).')
     add_dataset_args(c)
-    c.add_argument('--models', default='medfusionnet,lr,gb,rf', help='comma-separated: medfusionnet, lr, gb, rf, densenet121')
+    c.add_argument('--models', default='medfusionnet,lr,gb,rf', help='comma-separated: lr, gb, rf (or e.g. lr+stage15), medfusionnet, the ablations '
+                   'mfn-concat, mfn-nofpn, mfn-noqueries, mfn-image, mfn-tabular, mfn-text, densenet121 (image only), '
+                   'late (late fusion of densenet121 and lr)')
     c.add_argument('--variant', default='tiny', choices=['tiny', 'small', 'base'], help='MedFusionNet variant')
     c.add_argument('--folds', type=int, default=5); c.add_argument('--repeats', type=int, default=1)
     c.add_argument('--permute-labels', action='store_true', help='label-permutation control: every model must score ~0.5')

@@ -21,7 +21,8 @@ from .select import UnivariateThresholdSelector
 from .evaluate import evaluate_predictions, choose_thresholds, format_ci
 
 # %% auto #0
-__all__ = ['tabular_baseline', 'MultiLabelTabular', 'permute_patient_labels', 'run_cv', 'cv_summary']
+__all__ = ['ABLATIONS', 'TABULAR', 'tabular_baseline', 'MultiLabelTabular', 'permute_patient_labels', 'cv_model_names', 'run_cv',
+           'cv_summary']
 
 # %% ../nbs/06b_protocols.ipynb #3f0be616
 def tabular_baseline(name:str, seed:int=0):
@@ -82,28 +83,82 @@ def permute_patient_labels(df:pd.DataFrame, schema:DatasetSchema, seed:int=0) ->
     return out
 
 # %% ../nbs/06b_protocols.ipynb #e597d075
-def _fit_predict(model:str, df, schema, tr, va, te, seed, fusion_kwargs):
+ABLATIONS = {'medfusionnet': {}, 'mfn-concat': dict(fusion='concat'), 'mfn-nofpn': dict(fpn=False),
+             'mfn-noqueries': dict(label_queries=False), 'mfn-image': dict(modalities=('image',)),
+             'mfn-tabular': dict(modalities=('tabular',)), 'mfn-text': dict(modalities=('text',))}
+TABULAR = ('lr', 'gb', 'rf')
+
+def cv_model_names(schema:DatasetSchema|None=None) -> list:
+    "Model names `run_cv` accepts (those that fit `schema`'s modalities when given)."
+    names = list(TABULAR) + [f'{t}+stage1{n}' for t in TABULAR for n in (5,)] + list(ABLATIONS) + ['densenet121', 'late']
+    if schema is None: return names
+    mods = set(schema.modalities)
+    def ok(n):
+        if n in ('densenet121', 'late'): return 'image' in mods and (n != 'late' or 'tabular' in mods)
+        need = set(ABLATIONS.get(n, {}).get('modalities', ()))
+        if n in TABULAR or n.split('+')[0] in TABULAR: need = {'tabular'}
+        return need <= mods
+    return [n for n in names if ok(n)]
+
+def _check_model(name:str, schema:DatasetSchema):
+    base = name.split('+')[0]
+    if base in TABULAR:
+        if name != base and not (name.startswith(base + '+stage1') and name[len(base) + 7:].isdigit()):
+            raise MedFusionNetError(f"unknown model {name!r}: write e.g. '{base}+stage15' (stage 1 with 5 features per label)")
+        if not schema.feature_cols: raise MedFusionNetError(f"model {name!r} needs tabular features; {schema.name} has none")
+        return
+    if name not in ABLATIONS and name not in ('densenet121', 'late'):
+        raise MedFusionNetError(f"unknown model {name!r}; choose from {', '.join(cv_model_names())}")
+    need = set(ABLATIONS.get(name, {}).get('modalities', ()))
+    if name == 'densenet121': need = {'image'}
+    if name == 'late': need = {'image', 'tabular'}
+    if miss := need - set(schema.modalities):
+        raise MedFusionNetError(f"model {name!r} needs the {sorted(miss)} modality; {schema.name} has {schema.modalities}")
+
+# %% ../nbs/06b_protocols.ipynb #ee0e90eb
+def _late_weights(Y, Pimg, Ptab, grid=np.linspace(0, 1, 11)) -> np.ndarray:
+    "Per label, the image weight in `w*Pimg + (1-w)*Ptab` with the best validation AUROC (0.5 when undefined)."
+    from sklearn.metrics import roc_auc_score
+    w = np.full(Y.shape[1], 0.5)
+    for k in range(Y.shape[1]):
+        if 0 < Y[:, k].sum() < len(Y):
+            scores = [roc_auc_score(Y[:, k], g * Pimg[:, k] + (1 - g) * Ptab[:, k]) for g in grid]
+            w[k] = grid[int(np.argmax(np.round(scores, 12)))]
+    return w
+
+def _fit_predict(model:str, df, schema, tr, va, te, seed, fusion_kwargs, cache=None):
     "Fit `model` on rows `tr` (+ `va` for validation), return probabilities for `va` and `te`."
-    if model in ('lr', 'gb', 'rf') or model.split('+')[0] in ('lr', 'gb', 'rf'):
+    cache = {} if cache is None else cache
+    if model in cache: return cache[model]
+    if model.split('+')[0] in TABULAR:
         base, _, s1 = model.partition('+stage1')
         m = MultiLabelTabular(base, stage1=int(s1) if s1 else None, seed=seed)
         X, Y = df[schema.feature_cols], df[schema.label_cols]
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             m.fit(X.iloc[tr], Y.iloc[tr])
-        return m.predict_proba(X.iloc[va]), m.predict_proba(X.iloc[te])
-    import tempfile
-    from medfusionnet.learner import fit_fusion, predict_fusion
-    kw = dict(fusion_kwargs.get(model) or fusion_kwargs.get('*') or {})
-    kw.setdefault('model', 'tiny' if model == 'medfusionnet' else model)
-    with tempfile.TemporaryDirectory(prefix='mfn-cv-') as d:   # per-fold checkpoints are not kept
-        kw.setdefault('run_dir', d)
-        res = fit_fusion(df, schema, tr, va, seed=seed, **kw)
-        return predict_fusion(res, df, va), predict_fusion(res, df, te)
+        out = m.predict_proba(X.iloc[va]), m.predict_proba(X.iloc[te])
+    elif model == 'late':
+        (iva, ite), (tva, tte) = [_fit_predict(m, df, schema, tr, va, te, seed, fusion_kwargs, cache) for m in ('densenet121', 'lr')]
+        w = _late_weights(schema.labels(df.iloc[va]), iva, tva)
+        cache['late_weights'] = w
+        out = w * iva + (1 - w) * tva, w * ite + (1 - w) * tte
+    else:
+        import tempfile
+        from medfusionnet.learner import fit_fusion, predict_fusion
+        kw = {**(fusion_kwargs.get('*') or {}), **ABLATIONS.get(model, {}), **(fusion_kwargs.get(model) or {})}
+        kw.setdefault('model', 'tiny' if model in ABLATIONS else model)
+        if kw['model'] == 'densenet121': kw = {k: v for k, v in kw.items() if k not in ('fusion', 'fpn', 'label_queries')}
+        with tempfile.TemporaryDirectory(prefix='mfn-cv-') as d:   # per-fold checkpoints are not kept
+            kw.setdefault('run_dir', d)
+            res = fit_fusion(df, schema, tr, va, seed=seed, **kw)
+            out = predict_fusion(res, df, va), predict_fusion(res, df, te)
+    cache[model] = out
+    return out
 
-# %% ../nbs/06b_protocols.ipynb #ee0e90eb
+# %% ../nbs/06b_protocols.ipynb #fe397ea4
 def run_cv(df:pd.DataFrame, schema:DatasetSchema,
-           models=('lr', 'gb', 'rf'), # tabular baselines ('lr', 'gb', 'rf', or e.g. 'lr+stage15'), 'medfusionnet' (any variant), 'densenet121'
+           models=('lr', 'gb', 'rf'), # names from `cv_model_names()`: baselines, 'medfusionnet', its ablations, 'densenet121', 'late'
            n_splits:int=5, n_repeats:int=1, seed:int=0,
            inner_valid:float=0.2, # fraction of each training fold's patients held out to choose thresholds (and stop early)
            permute_labels:bool=False, # the label-permutation control
@@ -112,19 +167,22 @@ def run_cv(df:pd.DataFrame, schema:DatasetSchema,
            progress:bool=True) -> dict:
     "Cross-validate `models` under identical folds; returns fold metrics, pooled metrics with CIs and OOF predictions."
     fusion_kwargs = fusion_kwargs or {}
+    for m in models: _check_model(m, schema)
+    if len(set(models)) != len(models): raise MedFusionNetError(f"models named twice: {list(models)}")
     if permute_labels: df = permute_patient_labels(df, schema, seed=seed + 12345)
     K, labels = len(schema.label_cols), schema.label_cols
     oof = {m: np.zeros((n_repeats, len(df), K)) for m in models}
-    fold_rows, times = [], {m: 0. for m in models}
+    fold_rows, times, late_w = [], {m: 0. for m in models}, []
     groups = df[schema.group_col].to_numpy()
     Yall = schema.labels(df)
     for r, f, tr, te in multilabel_group_kfold(df, schema, n_splits=n_splits, n_repeats=n_repeats, seed=seed):
         inner = patient_split(df.iloc[tr], schema, valid=inner_valid, test=0.0, seed=seed + 100 * r + f) if inner_valid else None
         itr, iva = (tr[inner['train']], tr[inner['valid']]) if inner else (tr, tr)
         check_disjoint(groups, itr, iva, te, names=['inner train', 'inner valid', 'test'])
+        cache = {}
         for m in models:
             t0 = time.time()
-            Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, fusion_kwargs)
+            Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, fusion_kwargs, cache)
             times[m] += time.time() - t0
             thr = choose_thresholds(Yall[iva], Pva, labels)
             oof[m][r, te] = Pte
@@ -133,6 +191,7 @@ def run_cv(df:pd.DataFrame, schema:DatasetSchema,
                 res = evaluate_predictions(Yall[te], Pte, labels, groups=groups[te], thresholds=thr, n_boot=0)
             res = res.assign(model=m, repeat=r, fold=f).rename_axis('label').reset_index()
             fold_rows.append(res)
+            if m == 'late': late_w.append(pd.Series(cache['late_weights'], index=labels).rename((r, f)))
             if progress: print(f"repeat {r} fold {f} {m:>14}: macro AUROC {res.set_index('label').loc['macro', 'auroc']:.3f}", flush=True)
     folds = pd.concat(fold_rows, ignore_index=True)
     pooled = {}
@@ -142,6 +201,7 @@ def run_cv(df:pd.DataFrame, schema:DatasetSchema,
             warnings.simplefilter('ignore')
             pooled[m] = evaluate_predictions(Yall, P, labels, groups=groups, n_boot=n_boot, seed=seed)
     return dict(folds=folds, pooled=pooled, oof={m: v.mean(0) for m, v in oof.items()}, seconds=times,
+                late_weights=pd.DataFrame(late_w) if late_w else None,
                 protocol=dict(n_splits=n_splits, n_repeats=n_repeats, seed=seed, inner_valid=inner_valid,
                               permute_labels=permute_labels, grouping=schema.group_col, n_rows=len(df),
                               n_patients=int(df[schema.group_col].nunique())))
