@@ -149,42 +149,81 @@ def _mpl():
     import matplotlib; matplotlib.use('Agg')
 
 # %% ../nbs/09_cli.ipynb #1f3da805
+def _held_out_report(res, strat, df, sc, rows, thr, n_boot:int, seed:int, out:Path, tag:str) -> dict:
+    "Metrics, calibration and risk levels of the run's model on held-out `rows`; figures into `out/figures`."
+    from medfusionnet.learner import predict_fusion
+    from medfusionnet.evaluate import evaluate_predictions, plot_roc_pr
+    from medfusionnet.risk import calibration_report, level_table, plot_reliability, plot_levels
+    d = df.iloc[rows]
+    Y, P, g = d[res.labels].to_numpy(dtype=int), predict_fusion(res, df, rows), d[sc.group_col].to_numpy()
+    m = evaluate_predictions(Y, P, res.labels, groups=g, thresholds=thr, n_boot=n_boot, seed=seed)
+    _save_fig(plot_roc_pr(Y, P, res.labels, title=f'{sc.name}: {tag} patients'), out/'figures'/f'roc_pr_{tag}.png')
+    rep = dict(metrics=_metrics_records(m), rows=len(d), patients=int(d[sc.group_col].nunique()))
+    pred = pd.concat([d[[sc.id_col]].reset_index(drop=True), pd.DataFrame(P, columns=[f'prob_{l}' for l in res.labels])], axis=1)
+    if strat is not None:
+        Q = strat.calibrate(P)
+        cal = calibration_report(Y, P, Q, res.labels)
+        lv = strat.levels(Q, calibrated=True)
+        lt = level_table(Y, Q, lv, res.labels, groups=g)
+        _save_fig(plot_reliability(Y, P, Q, res.labels, title=f'{sc.name}: {tag} patients'), out/'figures'/f'reliability_{tag}.png')
+        _save_fig(plot_levels(lt), out/'figures'/f'risk_levels_{tag}.png')
+        rep.update(calibration=_metrics_records(cal), risk_levels=[{k: (None if isinstance(v, float) and np.isnan(v) else v)
+                   for k, v in r.items()} for r in lt.reset_index().to_dict(orient='records')])
+        pred = pd.concat([pred, pd.DataFrame(Q, columns=[f'cal_prob_{l}' for l in res.labels]),
+                          lv.reset_index(drop=True).add_prefix('risk_')], axis=1)
+        rep['_tables'] = (m, cal, lt)
+    else: rep['_tables'] = (m, None, None)
+    write_csv_atomic(pred, out/f'predictions_{tag}.csv', index=False)
+    return rep
+
 def _cmd_train(a):
     _mpl()
     from medfusionnet.splits import patient_split
     from medfusionnet.learner import fit_fusion, predict_fusion, save_fusion
-    from medfusionnet.evaluate import choose_thresholds, evaluate_predictions, plot_roc_pr, format_ci
+    from medfusionnet.evaluate import choose_thresholds, format_ci
+    from medfusionnet.risk import RiskStratifier
     out = Path(a.out)
     if (out/'metrics.json').exists() and not a.resume:
         raise MedFusionNetError(f"{out} already holds a finished run (metrics.json): choose another --out")
     df, sc = dataset_from_args(a)
-    sp = patient_split(df, sc, valid=a.valid, test=0.0, seed=a.seed)
+    sp = patient_split(df, sc, valid=a.valid, test=a.test, seed=a.seed)
     cfg = {k: v for k, v in vars(a).items() if k != 'func'}
     write_json_atomic(cfg, out/'config.json')
-    write_json_atomic({k: sorted(map(str, df.iloc[v][sc.group_col].unique())) for k, v in sp.items() if k != 'test'}, out/'split.json')
+    write_json_atomic({k: sorted(map(str, df.iloc[v][sc.group_col].unique())) for k, v in sp.items()}, out/'split.json')
     write_json_atomic(sc.to_dict(), out/'schema.json')
     res = fit_fusion(df, sc, sp['train'], sp['valid'], model=a.model, image_size=a.image_size, epochs=a.epochs, lr=a.lr,
                      bs=a.bs, loss=a.loss, stage1_features=a.stage1 or None, seed=a.seed, run_dir=out/'train',
                      resume=a.resume, early_stopping=a.patience, **({} if a.model == 'densenet121' else {'fusion': a.fusion}))
     save_fusion(res, out/'model')
-    va = sp['valid']; Y = sc.labels(df)[va]
-    P = predict_fusion(res, df, va)
-    thr = choose_thresholds(Y, P, sc.label_cols)
+    va = sp['valid']; Yv = sc.labels(df)[va]
+    Pv = predict_fusion(res, df, va)
+    thr = choose_thresholds(Yv, Pv, sc.label_cols)
     write_json_atomic(thr, out/'thresholds.json')
-    m = evaluate_predictions(Y, P, sc.label_cols, groups=df[sc.group_col].to_numpy()[va], thresholds=thr,
-                             n_boot=a.n_boot, seed=a.seed)
-    write_csv_atomic(pd.concat([df.iloc[va][[sc.id_col]].reset_index(drop=True),
-                                pd.DataFrame(P, columns=[f'prob_{l}' for l in sc.label_cols])], axis=1),
-                     out/'predictions_valid.csv', index=False)
-    _save_fig(plot_roc_pr(Y, P, sc.label_cols, title=f'{sc.name}: validation patients'), out/'figures'/'roc_pr_valid.png')
-    write_json_atomic(dict(dataset=sc.name, protocol=dict(kind='patient-grouped train/validation split', valid=a.valid,
-                               seed=a.seed, train_rows=len(sp['train']), valid_rows=len(va),
-                               train_patients=int(df.iloc[sp['train']][sc.group_col].nunique()),
-                               valid_patients=int(df.iloc[va][sc.group_col].nunique()),
-                               thresholds='Youden J on the validation patients (optimistic on those same patients)',
-                               ci=f'95% bootstrap over patients ({a.n_boot} resamples)'),
-                           model=res.config, metrics=_metrics_records(m), versions=versions(), seed=a.seed), out/'metrics.json')
-    print(format_ci(m).to_string())
+    strat = None
+    if a.risk:
+        strat = RiskStratifier(sens_target=a.sens_target, spec_target=a.spec_target, seed=a.seed).fit(
+            Yv, Pv, sc.label_cols, groups=df[sc.group_col].to_numpy()[va])
+        strat.save(out/'risk.json')
+    valid = _held_out_report(res, strat, df, sc, va, thr, a.n_boot, a.seed, out, 'valid')
+    test = _held_out_report(res, strat, df, sc, sp['test'], thr, a.n_boot, a.seed, out, 'test') if len(sp['test']) else None
+    n = lambda rows: dict(rows=len(rows), patients=int(df.iloc[rows][sc.group_col].nunique()))
+    tables = {k: r.pop('_tables') for k, r in (('valid', valid), ('test', test)) if r is not None}
+    write_json_atomic(dict(dataset=sc.name,
+                           protocol=dict(kind='patient-grouped train/validation/test split', fractions=dict(valid=a.valid, test=a.test),
+                               seed=a.seed, train=n(sp['train']), valid=n(va), test=n(sp['test']),
+                               thresholds='Youden J on the validation patients',
+                               risk=('calibration and risk cut-offs fitted on the validation patients '
+                                     f'(sensitivity >= {a.sens_target}, specificity >= {a.spec_target})') if a.risk else None,
+                               ci=f'95% bootstrap over patients ({a.n_boot} resamples)',
+                               headline='test' if test else 'valid (optimistic: thresholds were chosen on it; use --test)'),
+                           model=res.config, metrics=(test or valid)['metrics'], test=test, valid=valid,
+                           risk=strat.table_.reset_index().to_dict(orient='records') if strat else None,
+                           versions=versions(), seed=a.seed), out/'metrics.json')
+    m, cal, lt = tables['test' if test else 'valid']
+    print(f"{'test' if test else 'validation'} patients: AUROC / AUPRC with 95% CIs"); print(format_ci(m).to_string())
+    if cal is not None:
+        print("\ncalibration (Brier, ECE) before -> after:"); print(cal.round(4).to_string())
+        print("\nrisk levels: observed event rate with 95% CI"); print(lt.round(3).to_string())
     print(f"\nrun folder: {out}")
     return 0
 
@@ -196,10 +235,14 @@ def _run_model(run):
     from medfusionnet.learner import load_fusion
     return load_fusion(run/'model'), json.loads((run/'thresholds.json').read_text()) if (run/'thresholds.json').exists() else None
 
+def _run_risk(run):
+    "The run's fitted `RiskStratifier` (None for a run trained with --no-risk)."
+    from medfusionnet.risk import RiskStratifier
+    return RiskStratifier.load(Path(run)/'risk.json') if (Path(run)/'risk.json').exists() else None
+
 def _cmd_evaluate(a):
     _mpl()
-    from medfusionnet.learner import predict_fusion
-    from medfusionnet.evaluate import evaluate_predictions, plot_roc_pr, format_ci
+    from medfusionnet.evaluate import format_ci
     res, thr = _run_model(a.run)
     df, sc = dataset_from_args(a)
     missing = [l for l in res.labels if l not in df.columns]
@@ -213,16 +256,15 @@ def _cmd_evaluate(a):
               f"(--include-seen keeps them)", file=sys.stderr)
         df = df[keep.to_numpy()].reset_index(drop=True)
     if len(df) == 0: raise MedFusionNetError(f"{sc.name}: no rows of unseen patients to evaluate")
-    P = predict_fusion(res, df)
-    Y = df[res.labels].to_numpy(dtype=int)
-    m = evaluate_predictions(Y, P, res.labels, groups=df[sc.group_col].to_numpy(), thresholds=thr, n_boot=a.n_boot)
     out = Path(a.run)/f'evaluate-{sc.name}'
-    _save_fig(plot_roc_pr(Y, P, res.labels, title=f'{sc.name}: {len(df)} rows'), out/'roc_pr.png')
-    write_json_atomic(dict(dataset=sc.name, rows=len(df), patients=int(df[sc.group_col].nunique()),
-                           rows_of_seen_patients_included=overlap if a.include_seen else 0,
-                           thresholds='from the run (chosen on its validation patients)',
-                           metrics=_metrics_records(m), versions=versions()), out/'metrics.json')
-    print(format_ci(m).to_string()); print(f"\nwrote {out/'metrics.json'}")
+    rep = _held_out_report(res, _run_risk(a.run), df, sc, np.arange(len(df)), thr, a.n_boot, 0, out, 'evaluated')
+    m, cal, lt = rep.pop('_tables')
+    write_json_atomic(dict(dataset=sc.name, rows_of_seen_patients_included=overlap if a.include_seen else 0,
+                           thresholds='from the run (chosen on its validation patients)', **rep, versions=versions()),
+                      out/'metrics.json')
+    print(format_ci(m).to_string())
+    if cal is not None: print("\ncalibration before -> after:"); print(cal.round(4).to_string()); print(lt.round(3).to_string())
+    print(f"\nwrote {out/'metrics.json'}")
     return 0
 
 # %% ../nbs/09_cli.ipynb #c1549296
@@ -250,6 +292,9 @@ def _cmd_predict(a):
     if not np.isfinite(P).all(): raise MedFusionNetError("the model produced non-finite probabilities")
     out = pd.concat([df[[schema['id_col']]].reset_index(drop=True),
                      pd.DataFrame(P, columns=[f'prob_{l}' for l in res.labels])], axis=1)
+    if (strat := _run_risk(a.run)) is not None:    # calibrated probability and risk level per label
+        rf = strat.risk_frame(P).reset_index(drop=True)
+        out = pd.concat([out, rf.filter(like='prob_').add_prefix('cal_'), rf.filter(like='risk_')], axis=1)
     write_csv_atomic(out, a.out, index=False)
     print(f"{len(out)} rows -> {a.out}")
     return 0
@@ -332,6 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--out', required=True, help='run folder')
     t.add_argument('--model', default='tiny', choices=['tiny', 'small', 'base', 'densenet121'])
     t.add_argument('--valid', type=float, default=0.2, help='fraction of patients held out for validation (default 0.2)')
+    t.add_argument('--test', type=float, default=0.2, help='fraction of patients held out for the test report (default 0.2; 0: none)')
+    t.add_argument('--no-risk', dest='risk', action='store_false', help='skip calibration and risk levels')
+    t.add_argument('--sens-target', type=float, default=0.95, help='"low" risk keeps this sensitivity (default 0.95)')
+    t.add_argument('--spec-target', type=float, default=0.95, help='"high" risk keeps this specificity (default 0.95)')
     t.add_argument('--resume', action='store_true', help='continue an interrupted run in --out from its last checkpoint')
     _train_args(t); t.set_defaults(func=_cmd_train)
     e = sub.add_parser('evaluate', help="score a run's model on a dataset (rows of patients it has seen are left out)",

@@ -453,7 +453,7 @@ def plot_levels(table:pd.DataFrame, # `level_table` output
     for ax, l in zip(axs.flat, labels):
         t = table.loc[l]
         x = np.arange(len(t)); r = t.event_rate.fillna(0).to_numpy()
-        err = np.vstack([r - t.rate_lo.fillna(0), t.rate_hi.fillna(0) - r])
+        err = np.clip(np.vstack([r - t.rate_lo.fillna(0), t.rate_hi.fillna(0) - r]), 0, None)   # (rounding can dip below 0)
         ax.bar(x, r, color=[colors[v] for v in t.index], yerr=err, capsize=4, alpha=.8)
         if 'mean_prob' in t: ax.plot(x, t.mean_prob, 'kD', ms=4, label='mean calibrated probability')
         top = min(1., max(np.nanmax(np.r_[t.rate_hi.to_numpy(float), t.get('mean_prob', t.rate_hi).to_numpy(float), .05]), .05) * 1.25)

@@ -1,5 +1,6 @@
 "The `medfusionnet` command: help everywhere, the demo, and one clear line + non-zero exit for bad data."
-import json, shutil
+import json
+import pandas as pd, shutil
 from pathlib import Path
 import pytest
 from medfusionnet.core import find_dataset, cards_dir
@@ -132,8 +133,18 @@ def test_train_writes_a_complete_run(cervical_run):
     assert 0 <= m['metrics']['macro']['auroc'] <= 1 and m['metrics']['Biopsy']['auroc_lo'] <= m['metrics']['Biopsy']['auroc']
     assert m['versions']['torch'] and m['seed'] == 0
     split = json.loads((cervical_run/'split.json').read_text())
-    assert not set(split['train']) & set(split['valid'])
-    assert (cervical_run/'figures'/'roc_pr_valid.png').stat().st_size > 10_000
+    assert not set(split['train']) & set(split['valid']) and not (set(split['train']) | set(split['valid'])) & set(split['test'])
+    assert m['protocol']['headline'] == 'test' and m['test']['patients'] == len(split['test']) > 100
+    assert m['metrics'] == m['test']['metrics']
+    # calibration and risk levels, fitted on validation, reported on the test patients
+    assert {r['label'] for r in m['risk']} == {'Hinselmann', 'Schiller', 'Citology', 'Biopsy'}
+    assert set(m['test']['calibration']) >= {'Biopsy', 'macro'}
+    assert {r['level'] for r in m['test']['risk_levels']} <= {'low', 'intermediate', 'high', 'undefined'}
+    assert sum(r['n'] for r in m['test']['risk_levels'] if r['label'] == 'Biopsy') == m['test']['rows']
+    t = pd.read_csv(cervical_run/'predictions_test.csv')
+    assert len(t) == m['test']['rows'] and {'risk_Biopsy', 'cal_prob_Biopsy', 'prob_Biopsy'} <= set(t.columns)
+    for f in ('roc_pr_valid', 'roc_pr_test', 'reliability_test', 'risk_levels_test'):
+        assert (cervical_run/'figures'/f'{f}.png').stat().st_size > 10_000, f
     assert (cervical_run/'model'/'model.pth').exists()
 
 
@@ -149,6 +160,7 @@ def test_predict_new_rows_without_labels(cli, cervical_run, tmp_path):
     p = pd.read_csv(tmp_path/'p.csv')
     assert len(p) == 10 and [c for c in p.columns if c.startswith('prob_')] == [f'prob_{l}' for l in ('Hinselmann', 'Schiller', 'Citology', 'Biopsy')]
     assert p.filter(like='prob_').stack().between(0, 1).all()
+    assert p.filter(like='risk_').stack().isin(['low', 'intermediate', 'high']).all() and p.filter(like='risk_').shape[1] == 4
 
 
 def test_predict_missing_feature_column(cli, cervical_run, tmp_path):
@@ -160,7 +172,22 @@ def test_predict_missing_feature_column(cli, cervical_run, tmp_path):
 
 def test_evaluate_leaves_out_seen_patients(cli, cervical_run):
     r = cli('evaluate', '--run', cervical_run, '--dataset', 'cervical', '--n-boot', '0')
-    assert r.returncode == 1 and 'no rows of unseen patients' in r.stderr   # every cervical patient trained or validated it
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'left out' in r.stderr     # the training and validation patients
+    e = json.loads((cervical_run/'evaluate-cervical'/'metrics.json').read_text())
+    m = json.loads((cervical_run/'metrics.json').read_text())
+    assert e['patients'] == m['test']['patients']       # exactly the held-out test patients remain
+    assert abs(e['metrics']['macro']['auroc'] - m['test']['metrics']['macro']['auroc']) < 1e-6
+
+
+def test_train_without_test_part(cli, tmp_path):
+    r = cli('train', '--dataset', 'cervical', '--out', tmp_path/'r', '--epochs', '1', '--n-boot', '0', '--test', '0', '--no-risk')
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads((tmp_path/'r'/'metrics.json').read_text())
+    assert m['test'] is None and m['risk'] is None and m['protocol']['headline'].startswith('valid')
+    assert not (tmp_path/'r'/'risk.json').exists()
+    r = cli('evaluate', '--run', tmp_path/'r', '--dataset', 'cervical', '--n-boot', '0')
+    assert r.returncode == 1 and 'no rows of unseen patients' in r.stderr   # every patient trained or validated it
 
 
 def test_predict_needs_a_finished_run(cli, tmp_path):
