@@ -15,7 +15,7 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', ca
 
 # %% auto #0
 __all__ = ['write_json_atomic', 'write_csv_atomic', 'summarise_dataset', 'add_dataset_args', 'dataset_from_args', 'versions',
-           'build_parser', 'main']
+           'train_run', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #a2f03a05
 def write_json_atomic(obj, fn):
@@ -176,55 +176,74 @@ def _held_out_report(res, strat, df, sc, rows, thr, n_boot:int, seed:int, out:Pa
     write_csv_atomic(pred, out/f'predictions_{tag}.csv', index=False)
     return rep
 
-def _cmd_train(a):
-    _mpl()
+def train_run(df:pd.DataFrame, sc, out, # the table, its schema, the run folder
+              model:str='tiny', image_size:int=64, epochs:int=10, lr:float=3e-3, bs:int=64, loss:str='bce',
+              stage1:int=5, # stage-1 features per label (0: all features, no rules)
+              fusion:str='attention', patience:int|None=None,
+              valid:float=0.2, test:float=0.2, # patient fractions held out for validation and for test
+              seed:int=0, n_boot:int=1000, risk:bool=True, sens_target:float=0.95, spec_target:float=0.95,
+              resume:bool=False, config:dict|None=None, # settings recorded in config.json (default: these arguments)
+             ) -> dict:
+    "`medfusionnet train` as a function: train, fit thresholds and risk levels on validation, report on test; returns metrics.json's content."
     from medfusionnet.splits import patient_split
     from medfusionnet.learner import fit_fusion, predict_fusion, save_fusion
-    from medfusionnet.evaluate import choose_thresholds, format_ci
+    from medfusionnet.evaluate import choose_thresholds
     from medfusionnet.risk import RiskStratifier
-    out = Path(a.out)
-    if (out/'metrics.json').exists() and not a.resume:
+    out = Path(out)
+    if (out/'metrics.json').exists() and not resume:
         raise MedFusionNetError(f"{out} already holds a finished run (metrics.json): choose another --out")
-    df, sc = dataset_from_args(a)
-    sp = patient_split(df, sc, valid=a.valid, test=a.test, seed=a.seed)
-    cfg = {k: v for k, v in vars(a).items() if k != 'func'}
-    write_json_atomic(cfg, out/'config.json')
+    sp = patient_split(df, sc, valid=valid, test=test, seed=seed)
+    if config is None: config = dict(dataset=sc.name, model=model, image_size=image_size, epochs=epochs, lr=lr, bs=bs, loss=loss,
+                                     stage1=stage1, fusion=fusion, patience=patience, valid=valid, test=test, seed=seed,
+                                     n_boot=n_boot, risk=risk, sens_target=sens_target, spec_target=spec_target)
+    write_json_atomic(config, out/'config.json')
     write_json_atomic({k: sorted(map(str, df.iloc[v][sc.group_col].unique())) for k, v in sp.items()}, out/'split.json')
     write_json_atomic(sc.to_dict(), out/'schema.json')
-    res = fit_fusion(df, sc, sp['train'], sp['valid'], model=a.model, image_size=a.image_size, epochs=a.epochs, lr=a.lr,
-                     bs=a.bs, loss=a.loss, stage1_features=a.stage1 or None, seed=a.seed, run_dir=out/'train',
-                     resume=a.resume, early_stopping=a.patience, **({} if a.model == 'densenet121' else {'fusion': a.fusion}))
+    res = fit_fusion(df, sc, sp['train'], sp['valid'], model=model, image_size=image_size, epochs=epochs, lr=lr,
+                     bs=bs, loss=loss, stage1_features=stage1 or None, seed=seed, run_dir=out/'train',
+                     resume=resume, early_stopping=patience, **({} if model == 'densenet121' else {'fusion': fusion}))
     save_fusion(res, out/'model')
     va = sp['valid']; Yv = sc.labels(df)[va]
     Pv = predict_fusion(res, df, va)
     thr = choose_thresholds(Yv, Pv, sc.label_cols)
     write_json_atomic(thr, out/'thresholds.json')
     strat = None
-    if a.risk:
-        strat = RiskStratifier(sens_target=a.sens_target, spec_target=a.spec_target, seed=a.seed).fit(
+    if risk:
+        strat = RiskStratifier(sens_target=sens_target, spec_target=spec_target, seed=seed).fit(
             Yv, Pv, sc.label_cols, groups=df[sc.group_col].to_numpy()[va])
         strat.save(out/'risk.json')
-    valid = _held_out_report(res, strat, df, sc, va, thr, a.n_boot, a.seed, out, 'valid')
-    test = _held_out_report(res, strat, df, sc, sp['test'], thr, a.n_boot, a.seed, out, 'test') if len(sp['test']) else None
+    rv = _held_out_report(res, strat, df, sc, va, thr, n_boot, seed, out, 'valid')
+    rt = _held_out_report(res, strat, df, sc, sp['test'], thr, n_boot, seed, out, 'test') if len(sp['test']) else None
     n = lambda rows: dict(rows=len(rows), patients=int(df.iloc[rows][sc.group_col].nunique()))
-    tables = {k: r.pop('_tables') for k, r in (('valid', valid), ('test', test)) if r is not None}
-    write_json_atomic(dict(dataset=sc.name,
-                           protocol=dict(kind='patient-grouped train/validation/test split', fractions=dict(valid=a.valid, test=a.test),
-                               seed=a.seed, train=n(sp['train']), valid=n(va), test=n(sp['test']),
-                               thresholds='Youden J on the validation patients',
-                               risk=('calibration and risk cut-offs fitted on the validation patients '
-                                     f'(sensitivity >= {a.sens_target}, specificity >= {a.spec_target})') if a.risk else None,
-                               ci=f'95% bootstrap over patients ({a.n_boot} resamples)',
-                               headline='test' if test else 'valid (optimistic: thresholds were chosen on it; use --test)'),
-                           model=res.config, metrics=(test or valid)['metrics'], test=test, valid=valid,
-                           risk=strat.table_.reset_index().to_dict(orient='records') if strat else None,
-                           versions=versions(), seed=a.seed), out/'metrics.json')
-    m, cal, lt = tables['test' if test else 'valid']
-    print(f"{'test' if test else 'validation'} patients: AUROC / AUPRC with 95% CIs"); print(format_ci(m).to_string())
+    tables = {k: r.pop('_tables') for k, r in (('valid', rv), ('test', rt)) if r is not None}
+    m = dict(dataset=sc.name,
+             protocol=dict(kind='patient-grouped train/validation/test split', fractions=dict(valid=valid, test=test),
+                           seed=seed, train=n(sp['train']), valid=n(va), test=n(sp['test']),
+                           thresholds='Youden J on the validation patients',
+                           risk=('calibration and risk cut-offs fitted on the validation patients '
+                                 f'(sensitivity >= {sens_target}, specificity >= {spec_target})') if risk else None,
+                           ci=f'95% bootstrap over patients ({n_boot} resamples)',
+                           headline='test' if rt else 'valid (optimistic: thresholds were chosen on it; use --test)'),
+             model=res.config, metrics=(rt or rv)['metrics'], test=rt, valid=rv,
+             risk=strat.table_.reset_index().to_dict(orient='records') if strat else None,
+             versions=versions(), seed=seed)
+    write_json_atomic(m, out/'metrics.json')
+    return {**m, '_tables': tables['test' if rt else 'valid'], '_result': res, '_stratifier': strat, '_split': sp}
+
+def _cmd_train(a):
+    _mpl()
+    from medfusionnet.evaluate import format_ci
+    df, sc = dataset_from_args(a)
+    cfg = {k: v for k, v in vars(a).items() if k != 'func'}
+    r = train_run(df, sc, a.out, model=a.model, image_size=a.image_size, epochs=a.epochs, lr=a.lr, bs=a.bs, loss=a.loss,
+                  stage1=a.stage1, fusion=a.fusion, patience=a.patience, valid=a.valid, test=a.test, seed=a.seed,
+                  n_boot=a.n_boot, risk=a.risk, sens_target=a.sens_target, spec_target=a.spec_target, resume=a.resume, config=cfg)
+    m, cal, lt = r['_tables']
+    print(f"{'test' if r['test'] else 'validation'} patients: AUROC / AUPRC with 95% CIs"); print(format_ci(m).to_string())
     if cal is not None:
         print("\ncalibration (Brier, ECE) before -> after:"); print(cal.round(4).to_string())
         print("\nrisk levels: observed event rate with 95% CI"); print(lt.round(3).to_string())
-    print(f"\nrun folder: {out}")
+    print(f"\nrun folder: {a.out}")
     return 0
 
 # %% ../nbs/09_cli.ipynb #6d2f207b

@@ -13,7 +13,7 @@ def _one_error_line(r):
     return lines[0]
 
 
-@pytest.mark.parametrize('args', [[], ['data'], ['demo']])
+@pytest.mark.parametrize('args', [[], ['data'], ['demo'], ['explain']])
 def test_help(cli, args):
     r = cli(*args, '--help')
     assert r.returncode == 0 and r.stdout.startswith('usage: medfusionnet'), r.stderr
@@ -63,15 +63,24 @@ def test_demo_refuses_corrupt_data_and_writes_nothing(cli, tmp_path):
     (d/'risk_factors_cervical_cancer.csv').write_text('Age,Biopsy\n20,0\n')
     r = cli('demo', '--data-dir', tmp_path/'data', '--out', tmp_path/'run')
     assert r.returncode == 1 and 'missing column' in _one_error_line(r)
-    assert not (tmp_path/'run'/'summary.json').exists()
+    assert not (tmp_path/'run').exists() and not (tmp_path/'run.partial').exists()
 
 
-def test_demo(cli, tmp_path):
-    r = cli('demo', '--out', tmp_path/'run')
-    assert r.returncode == 0, r.stderr
-    s = json.loads((tmp_path/'run'/'summary.json').read_text())
-    assert s['cervical']['rows'] == 858 and s['nih-cxr14-sample']['patients'] == 185
-    assert str(tmp_path/'run'/'summary.json') in r.stdout
+def test_demo_quick(cli, tmp_path):
+    "The whole demo on both datasets with tiny settings: a complete report folder and its path printed."
+    r = cli('demo', '--quick', '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stderr[-3000:]
+    rep = tmp_path/'run'
+    assert str(rep/'report.html') in r.stdout
+    m = json.loads((rep/'metrics.json').read_text())
+    assert set(m['datasets']) == {'cervical', 'nih-cxr14-sample'} and m['quick']
+    assert m['datasets']['cervical']['summary']['rows'] == 858 and m['datasets']['nih-cxr14-sample']['summary']['patients'] == 185
+    md = (rep/'report.md').read_text()
+    for d in ('cervical', 'nih-cxr14-sample'):
+        assert (rep/d/'predictions_test.csv').exists() and f'## {d}' in md
+    assert 'gradcam' in md and 'modality Shapley' in md      # the image explanations reached the report
+    import re
+    assert all((rep/l).exists() for l in re.findall(r'!\[[^\]]*\]\(([^)]+)\)', md))
 
 
 def test_data_list(cli):
