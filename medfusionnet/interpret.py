@@ -139,7 +139,7 @@ def label_attention_maps(model:nn.Module, inputs:tuple,
                          labels=None, names=None, # which labels (default: all); the model's label names
                          layer:int=-1, # decoder block whose cross-attention is read
                          bs:int=64) -> dict:
-    "Cross-attention of each label query on the image regions: `maps` (B, n_labels, H, W) in [0, 1], `levels` [(B, n_labels, g, g)], `share` (B, n_labels, parts)."
+    "Cross-attention of each label query on the image regions: `maps` (B, n_labels, H, W) in [0, 1], `contrast`, `levels` [(B, n_labels, g, g)], `share` (B, n_labels, parts)."
     if getattr(model, 'image_encoder', None) is None:
         raise ExplainError(f"attention maps need an image branch; this model's modalities are {getattr(model, 'modalities', '?')}")
     if not getattr(model, 'label_queries', False): raise ExplainError("attention maps need the label-query decoder (label_queries=True)")
@@ -158,9 +158,10 @@ def label_attention_maps(model:nn.Module, inputs:tuple,
     for g in grids:
         lv = img[..., o:o + g*g].unflatten(-1, (g, g)); o += g*g; levels.append(lv.numpy())
         dens = dens + F.interpolate(lv * g*g / (H*W), size=(H, W), mode='nearest')
-    mx = dens.flatten(2).amax(2)[..., None, None]
-    maps = torch.where(mx > 0, dens / mx.clamp(min=1e-30), torch.zeros(()))
-    return dict(maps=maps.numpy(), levels=levels, share=torch.cat(share).numpy(), parts=parts)
+    lo, hi = dens.flatten(2).amin(2)[..., None, None], dens.flatten(2).amax(2)[..., None, None]
+    maps = torch.where(hi > lo, (dens - lo) / (hi - lo).clamp(min=1e-30), torch.zeros(()))
+    contrast = torch.where(lo > 0, hi / lo.clamp(min=1e-30), torch.full((), float('inf')))[..., 0, 0]
+    return dict(maps=maps.numpy(), contrast=contrast.numpy(), levels=levels, share=torch.cat(share).numpy(), parts=parts)
 
 # %% ../nbs/08_interpret.ipynb #247892ba
 def plot_overlays(image:np.ndarray, # (H, W) or (H, W, 3) on [0, 1] (see `xray`)
@@ -453,8 +454,9 @@ def explain_patients(res, # a `FusionResult` (model, prep, labels)
             cam = grad_cam(model, x1, top, layer=layer)[0]
             figs['gradcam'] = _save(plot_overlays(img, cam, [f'{labels[k]} p={P[r, k]:.2f}' for k in top], f'{pid}: Grad-CAM ({layer})'), out/f'{stem}_gradcam.png')
             if getattr(model, 'label_queries', False):
-                am = label_attention_maps(model, x1, top)['maps'][0]
-                figs['attention'] = _save(plot_overlays(img, am, [f'{labels[k]} p={P[r, k]:.2f}' for k in top], f'{pid}: label-query attention'), out/f'{stem}_attention.png')
+                am = label_attention_maps(model, x1, top)
+                figs['attention'] = _save(plot_overlays(img, am['maps'][0], [f'{labels[k]} p={P[r, k]:.2f}\n(max/min {c:.2f})' for k, c in zip(top, am['contrast'][0])],
+                                                        f'{pid}: label-query attention'), out/f'{stem}_attention.png')
         if sh is not None:
             figs['shap_waterfall'] = _save(plot_shap_waterfall(sh, r, int(order[0]), title=f'{pid}: {labels[order[0]]} (logit)'), out/f'{stem}_shap_{_safe(labels[order[0]])}.png')
         d = dict(id=pid, row=int(pos[r]),
