@@ -64,19 +64,9 @@ def _cmd_data(a):
         print(download_dataset(a.name, a.data_dir, partial=a.partial)); return 0
 
 def _cmd_demo(a):
-    t0 = time.time()
-    out = Path(a.out)
-    res = {}
-    for name in ['cervical', 'nih-cxr14-sample']:
-        s = summarise_dataset(name, a.data_dir)
-        res[name] = s
-        print(f"\n== {name}: {', '.join(s['modalities'])}")
-        print(f"rows: {s['rows']}" + (f", patients: {s['patients']}, images: {s['images']}" if 'images' in s else
-                                      f", features: {s['features']}, missing: {s['missing_fraction']:.1%} of feature cells"))
-        print('positives per label: ' + ', '.join(f'{k} {v}' for k, v in s['labels'].items()))
-    res['seconds'] = round(time.time() - t0, 2)
-    write_json_atomic(res, out/'summary.json')
-    print(f"\nwrote {out/'summary.json'} in {res['seconds']} s")
+    from medfusionnet.demo import run_demo
+    for name in a.datasets.split(','): summarise_dataset(name, a.data_dir)   # check every dataset before hours of work
+    run_demo(a.out, a.data_dir, datasets=tuple(a.datasets.split(',')), quick=a.quick, seed=a.seed)
     return 0
 
 # %% ../nbs/09_cli.ipynb #1c839c80
@@ -318,6 +308,33 @@ def _cmd_predict(a):
     print(f"{len(out)} rows -> {a.out}")
     return 0
 
+# %% ../nbs/09_cli.ipynb #3f002d32
+def _cmd_explain(a):
+    _mpl()
+    from medfusionnet.interpret import explain_patients
+    from medfusionnet.risk import fired_rules
+    res, _ = _run_model(a.run)
+    df, sc = dataset_from_args(a)
+    strat = _run_risk(a.run)
+    sel = res.prep.selector_
+    rules = None
+    if sel is not None:
+        def rules(rows):
+            fr = fired_rules(sel, rows[sc.numeric_cols].astype(float))
+            return [[f"{l}: {x}" for l in fr.columns for x in fr.iloc[i][l]] for i in range(len(fr))]
+    split = json.loads((Path(a.run)/'split.json').read_text()) if (Path(a.run)/'split.json').exists() else {}
+    train_p = set(split.get('train', []))
+    bg = df[df[sc.group_col].astype(str).isin(train_p)] if train_p else None   # SHAP background: training patients
+    out = Path(a.out) if a.out else Path(a.run)/'explain'
+    summ = explain_patients(res, df, sc, _csv_list(a.ids), out, stratifier=strat.levels if strat else None,
+                            fired_rules=rules, background=bg if bg is not None and len(bg) else None, seed=a.seed)
+    for pid, d in summ.items():
+        top = d['labels'][0]
+        print(f"{pid}: most probable {top['label']} p={top['probability']:.3f}" + (f" ({top['risk_level']} risk)" if 'risk_level' in top else '')
+              + (f"; rules fired: {len(d['fired_rules'])}" if 'fired_rules' in d else '') + f"; {len(d['figures'])} figure(s)")
+    print(f"explanations in {out}")
+    return 0
+
 # %% ../nbs/09_cli.ipynb #0806e1e7
 def _cmd_cv(a):
     _mpl()
@@ -426,10 +443,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--out', required=True, help='results folder')
     _train_args(c); c.set_defaults(func=_cmd_cv)
     m = sub.add_parser('demo', help='run the main job on the shipped data and write a report folder',
-                       description='Run the main job on the default data (cervical + the NIH 64 px sample).')
+                       description='Run the whole method (stage 1, cross-validated comparison, training, risk levels, '
+                       'explanations) on the default data (cervical + the NIH 64 px sample) and write a report.')
     _dd(m)
     m.add_argument('--out', default='runs/demo', help='report folder (default: runs/demo)')
+    m.add_argument('--datasets', default='cervical,nih-cxr14-sample', help='comma-separated presets (default: both)')
+    m.add_argument('--quick', action='store_true', help='2 folds, 2 epochs: checks the machinery in a few minutes')
+    m.add_argument('--seed', type=int, default=0)
     m.set_defaults(func=_cmd_demo)
+    x = sub.add_parser('explain', help='explain a trained run\'s predictions for chosen patients',
+                       description='Per patient: probabilities and risk levels, the stage-1 rules that fire, top SHAP '
+                       'features, Grad-CAM and attention overlays, modality Shapley values; figures and a summary to --out.')
+    x.add_argument('--run', required=True, help='run folder made by `medfusionnet train`')
+    add_dataset_args(x)
+    x.add_argument('--ids', required=True, help='comma-separated row ids (the dataset\'s id column) to explain')
+    x.add_argument('--out', help='folder for the explanations (default: RUN/explain)')
+    x.add_argument('--seed', type=int, default=0)
+    x.set_defaults(func=_cmd_explain)
     return p
 
 # %% ../nbs/09_cli.ipynb #ef6caeea
