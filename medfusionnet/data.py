@@ -224,10 +224,12 @@ def load_csv(path, # the CSV file
     return validate(df, schema), schema
 
 # %% ../nbs/01_data.ipynb #a1fc0c0d
-PRESETS = {'cervical': load_cervical, 'chestxray14': load_chestxray14, 'nih-cxr14-sample': load_chestxray14}
+def _load_iu_reports(data_dir=None, **kwargs): from .reports import load_iu_reports; return load_iu_reports(data_dir, **kwargs)
+PRESETS = {'cervical': load_cervical, 'chestxray14': load_chestxray14, 'nih-cxr14-sample': load_chestxray14,
+           'iu-xray-reports': _load_iu_reports}
 
 def load_dataset(name:str, data_dir=None, **kwargs) -> tuple:
-    "Load a preset by name (`cervical`, `chestxray14`, `nih-cxr14-sample`) or a CSV file by path (kwargs as `load_csv`)."
+    "Load a preset by name (`cervical`, `chestxray14`, `nih-cxr14-sample`, `iu-xray-reports`) or a CSV file by path (kwargs as `load_csv`)."
     if name in PRESETS:
         f = PRESETS[name]
         return f(data_dir, name=name, **kwargs) if f is load_chestxray14 else f(data_dir, **kwargs)
