@@ -6,7 +6,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/cli.html.md"""
 
 # %% ../nbs/09_cli.ipynb #50bbe7c9
 from __future__ import annotations
-import argparse, json, os, sys, tempfile, time, warnings
+import argparse, json, os, shlex, sys, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
@@ -125,6 +125,12 @@ def versions() -> dict:
     return dict(medfusionnet=medfusionnet.__version__, python=platform.python_version(), torch=torch.__version__,
                 fastai=fastai.__version__, sklearn=sklearn.__version__, numpy=np.__version__, pandas=pd.__version__)
 
+def _machine() -> dict:
+    "Where a result was computed: CPU count, torch threads, GPU name (timings depend on them)."
+    import platform, torch
+    return dict(platform=platform.platform(), cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+
 def _metrics_records(res:pd.DataFrame) -> dict:
     "A metrics table as `{row: {metric: value}}` with NaN written as null."
     return {str(k): {c: (None if isinstance(v, float) and np.isnan(v) else v) for c, v in r.items()}
@@ -224,7 +230,7 @@ def _cmd_train(a):
     _mpl()
     from medfusionnet.evaluate import format_ci
     df, sc = dataset_from_args(a)
-    cfg = {k: v for k, v in vars(a).items() if k != 'func'}
+    cfg = {k: v for k, v in vars(a).items() if k not in ('func', 'command_line')} | {'command': getattr(a, 'command_line', None)}
     r = train_run(df, sc, a.out, model=a.model, image_size=a.image_size, epochs=a.epochs, lr=a.lr, bs=a.bs, loss=a.loss,
                   stage1=a.stage1, fusion=a.fusion, patience=a.patience, valid=a.valid, test=a.test, seed=a.seed,
                   n_boot=a.n_boot, risk=a.risk, sens_target=a.sens_target, spec_target=a.spec_target, resume=a.resume, config=cfg)
@@ -360,6 +366,7 @@ def _cmd_cv(a):
     summ = cv_summary(cv)
     write_json_atomic(dict(dataset=sc.name, protocol={**cv['protocol'], 'thresholds': 'Youden J on an inner validation part of each training fold',
                                                        'ci': f'95% bootstrap over patients of the out-of-fold predictions ({a.n_boot} resamples)'},
+                           command=getattr(a, 'command_line', None), machine=_machine(),
                            models=models, fusion_settings=fk['*'], seconds={**cv['seconds'], 'total': secs},
                            fold_mean_sd_auroc=summ.to_dict(), pooled={m: _metrics_records(r) for m, r in cv['pooled'].items()},
                            versions=versions(), seed=a.seed), out/'metrics.json')
@@ -466,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     "Entry point of the `medfusionnet` console script; returns the exit status."
     a = build_parser().parse_args(argv)
+    a.command_line = shlex.join(['medfusionnet', *(sys.argv[1:] if argv is None else map(str, argv))])
     if not sys.stdout.isatty():   # redirected to a file: keep fastai's epoch table, drop the per-batch bars
         import fastprogress.fastprogress as fpb; fpb.NO_BAR = True
     try: return a.func(a) or 0

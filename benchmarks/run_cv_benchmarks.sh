@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The cross-validation runs behind the results page (issue "training and honest evaluation").
+# Each run's metrics.json, folds.csv (and late_weights.csv) are copied to benchmarks/results/cv/<name>/ (aggregate
+# metrics only: no per-patient rows). Runs go to runs/bench/ (git-ignored). On 2 CPU cores: about 45 minutes in all.
+#   bash benchmarks/run_cv_benchmarks.sh [name ...]     # default: every run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MFN=${MFN:-.venv/bin/medfusionnet}
+declare -A RUNS=(
+  [cervical-default]="--dataset cervical --models medfusionnet,mfn-concat,mfn-noqueries,lr,gb,rf --folds 5 --repeats 3 --epochs 20"
+  [cervical-concat-all]="--dataset cervical --models medfusionnet,lr,gb,rf --folds 5 --repeats 3 --epochs 20 --fusion concat --stage1 0"
+  [cervical-permuted]="--dataset cervical --models medfusionnet,lr,gb,rf --folds 5 --repeats 3 --epochs 20 --fusion concat --stage1 0 --permute-labels"
+  [cervical-permuted-default]="--dataset cervical --models medfusionnet --folds 5 --repeats 3 --epochs 20 --permute-labels"
+  [cxr-sample]="--dataset nih-cxr14-sample --models medfusionnet,densenet121,late,lr,gb,mfn-image,mfn-tabular,mfn-concat,mfn-nofpn,mfn-noqueries --folds 5 --epochs 10"
+  [cxr-sample-permuted]="--dataset nih-cxr14-sample --models medfusionnet,lr --folds 5 --epochs 10 --permute-labels"
+)
+ORDER=(cervical-default cervical-concat-all cervical-permuted cervical-permuted-default cxr-sample cxr-sample-permuted)
+names=("${@:-${ORDER[@]}}")
+for n in "${names[@]}"; do
+  [[ -n "${RUNS[$n]:-}" ]] || { echo "unknown run $n (choose from ${ORDER[*]})" >&2; exit 2; }
+  out=runs/bench/$n; rm -rf "$out"
+  echo "== $n: medfusionnet cv ${RUNS[$n]}"
+  /usr/bin/time -f "%e s wall" $MFN cv ${RUNS[$n]} --out "$out" > "runs/bench/$n.log" 2>&1 || { tail -20 "runs/bench/$n.log"; exit 1; }
+  tail -1 "runs/bench/$n.log"
+  mkdir -p benchmarks/results/cv/$n
+  cp "$out/metrics.json" "$out/folds.csv" benchmarks/results/cv/$n/
+  [[ -f "$out/late_weights.csv" ]] && cp "$out/late_weights.csv" benchmarks/results/cv/$n/ || true
+done
