@@ -98,20 +98,58 @@ def _browse(exe, url, *args, timeout=90):
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize('page', ['index.html', 'core.html'])
-def test_pages_render_in_chromium(site, page):
+_CHECK = """<script>window.addEventListener('load', () => setTimeout(() => {
+  const imgs = [...document.images];
+  const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => (i.getAttribute('src') || '').slice(0, 80));
+  const d = document.createElement('pre'); d.id = 'mfn-check';
+  d.textContent = 'MFNCHECK' + JSON.stringify({images: imgs.length, broken: bad, text: document.body.innerText.length}) + 'MFNEND';
+  document.body.appendChild(d);
+}, 300));</script>"""
+
+
+def _pages():
+    return ['index.html'] + [nbtools._output_name(nb) + '.html' for nb in nbtools.notebooks() if nb.name != 'index.ipynb']
+
+
+@pytest.fixture(scope='module')
+def checked_site(site, tmp_path_factory):
+    "A copy of the site whose pages report, once loaded in the browser, how many images loaded and how many broke."
+    d = tmp_path_factory.mktemp('site')/'site'
+    shutil.copytree(site, d)
+    for page in d.rglob('*.html'):
+        t = page.read_text(errors='replace')
+        page.write_text(t.replace('</body>', _CHECK + '</body>') if '</body>' in t else t + _CHECK)
+    return d
+
+
+@pytest.mark.parametrize('page', _pages())
+def test_every_page_renders_in_chromium(site, checked_site, page):
+    "Each page loads in headless Chromium: its title and sidebar are in the rendered DOM and every image decodes."
+    import json, re
     exe = _chromium()
-    shots = ROOT/'_build'/'screenshots'; shots.mkdir(parents=True, exist_ok=True)
-    with _serve(site) as base:
-        dom = _browse(exe, f"{base}/{page}", '--dump-dom').stdout
-        shot = shots/page.replace('.html', '.png')
-        shot.unlink(missing_ok=True)
-        _browse(exe, f"{base}/{page}", f'--screenshot={shot}')
+    with _serve(checked_site) as base:
+        dom = _browse(exe, f"{base}/{page}", '--virtual-time-budget=8000', '--dump-dom').stdout
     title = _parse(site/page).title.split('–')[0].split('|')[0].strip()
     assert title and title in dom, f"{page}: title {title!r} not in the rendered DOM"
-    assert 'sidebar' in dom and len(dom) > 5000, f"{page}: the rendered page looks empty"
-    assert shot.exists() and shot.stat().st_size > 20_000, f"{page}: screenshot missing or blank"
+    assert 'sidebar' in dom, f"{page}: no sidebar in the rendered page"
+    m = re.search(r'MFNCHECK(.*?)MFNEND', dom)
+    assert m, f"{page}: the page's load event never fired"
+    r = json.loads(m.group(1).replace('&quot;', '"'))
+    assert not r['broken'], f"{page}: {len(r['broken'])} of {r['images']} images failed to load: {r['broken'][:3]}"
+    assert r['text'] > 300, f"{page}: the rendered page has almost no text"
     if page == 'core.html': assert 'find_dataset' in dom
+    if page == 'select.html': assert r['images'] >= 3, f"select.html shows {r['images']} images"
+
+
+def test_home_page_screenshot(site):
+    "A screenshot of the home page as a browser draws it (kept in _build/screenshots/index.png)."
+    exe = _chromium()
+    shots = ROOT/'_build'/'screenshots'; shots.mkdir(parents=True, exist_ok=True)
+    shot = shots/'index.png'
+    shot.unlink(missing_ok=True)
+    with _serve(site) as base:
+        _browse(exe, f"{base}/index.html", f'--screenshot={shot}')
+    assert shot.exists() and shot.stat().st_size > 20_000, "home page screenshot missing or blank"
 
 
 def test_computed_outputs_are_on_the_pages(site):
