@@ -130,7 +130,8 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     lt2 = lt.reset_index()
     lt2['event rate'] = [f"{e}/{n} = {x:.3f} [{a:.3f}-{b:.3f}]" if n else '-' for e, n, x, a, b in
                          zip(lt2.events, lt2.n, lt2.event_rate, lt2.rate_lo, lt2.rate_hi)]
-    md += [_md_table(lt2.pivot(index='label', columns='level', values='event rate').reindex(labels)), '',
+    piv = lt2.pivot(index='label', columns='level', values='event rate').reindex(labels)
+    md += [_md_table(piv[[c for c in ('low', 'intermediate', 'high', 'undefined') if c in piv.columns]]), '',
            f"![risk levels]({_rel(figs/'risk_levels_test.png', out.parent)})", '']
     # 3. stage 1 on the same training patients
     t = time.time()
@@ -161,8 +162,9 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
                                 fired_rules=rules_fn, background=df.iloc[sp['train']], seed=seed)
     md += ["### Explanations of test patients", '']
     for pid, d in ex.items():
-        md += [f"#### {pid}", '', '| label | probability | risk level |', '|---|---|---|']
-        md += [f"| {x['label']} | {x['probability']:.3f} | {x.get('risk_level', '')} |" for x in d['labels'][:5]]
+        q = dict(zip(labels, strat.calibrate(np.array([[{x['label']: x['probability'] for x in d['labels']}[l] for l in labels]])).ravel())) if strat else {}
+        md += [f"#### Test patient {pid}", '', '| label | model probability | calibrated | risk level |', '|---|---|---|---|']
+        md += [f"| {x['label']} | {x['probability']:.3f} | {q.get(x['label'], float('nan')):.3f} | {x.get('risk_level', '')} |" for x in d['labels'][:5]]
         if 'fired_rules' in d: md += ['', 'Stage-1 rules that fire: ' + ('; '.join(d['fired_rules'][:8]) or 'none')]
         if 'top_features' in d:
             k = d['labels'][0]['label']
