@@ -210,3 +210,21 @@ def test_cv_tabular_and_permutation(cli, tmp_path):
     m = json.loads((tmp_path/'cv'/'metrics.json').read_text())
     assert m['protocol']['n_splits'] == 3 and set(m['pooled']) == {'lr', 'gb'}
     assert (tmp_path/'cv'/'folds.csv').exists() and (tmp_path/'cv'/'oof_lr.csv').exists()
+
+
+def test_predict_new_image_of_an_unseen_patient(cli, tmp_path):
+    "Train on the NIH sample, then predict a full-resolution image of a patient who is not in the sample: no labels needed."
+    run = tmp_path/'cxr'
+    r = cli('train', '--dataset', 'nih-cxr14-sample', '--out', run, '--epochs', '1', '--n-boot', '0')
+    assert r.returncode == 0, r.stderr[-3000:]
+    seen = set(sum(json.loads((run/'split.json').read_text()).values(), []))
+    assert '27426' not in seen
+    full = find_dataset('nih-cxr14-fullres')
+    (tmp_path/'new.csv').write_text('Image Index,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position\n'
+                                    '00027426_000.png,0,27426,53,M,PA\n')
+    r = cli('predict', '--run', run, '--dataset', tmp_path/'new.csv', '--image-root', full, '--out', tmp_path/'p.csv')
+    assert r.returncode == 0, r.stderr[-3000:]
+    p = pd.read_csv(tmp_path/'p.csv')
+    assert len(p) == 1 and p.filter(like='prob_').shape[1] == 28          # prob_ and cal_prob_ for 14 labels
+    assert p.filter(regex='^prob_').stack().between(0, 1).all()
+    assert p.filter(like='risk_').stack().isin(['low', 'intermediate', 'high', 'undefined']).all()
