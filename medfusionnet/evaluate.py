@@ -8,6 +8,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/evaluate.html.md"""
 from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd
+from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve, precision_recall_curve
 from .core import MedFusionNetError
 
@@ -73,6 +74,35 @@ def _group_index(groups):
     bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(uniq)))]
     return [order[bounds[i]:bounds[i + 1]] for i in range(len(uniq))]
 
+def _rank_auroc_ap(y, p) -> tuple:
+    "AUROC (Mann-Whitney, ties averaged) and average precision (scikit-learn's definition) of one label; NaN if undefined."
+    n1 = int(y.sum()); n0 = len(y) - n1
+    if n1 == 0 or n0 == 0: return np.nan, np.nan
+    auc = (rankdata(p)[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+    o = np.argsort(-p, kind='mergesort'); ps = p[o]
+    last = np.r_[ps[1:] != ps[:-1], True]                    # the last row of each run of tied scores
+    tps = np.cumsum(y[o])[last]
+    prec, rec = tps / (np.flatnonzero(last) + 1), tps / n1
+    return auc, float(np.sum(np.diff(np.r_[0, rec]) * prec))
+
+def _boot_rows(Y, P, thr) -> np.ndarray:
+    "The bootstrap's metrics (`auroc, auprc, sensitivity, specificity, f1, gmean`) for labels + macro + micro, in numpy."
+    K = Y.shape[1]
+    out = np.full((K + 2, 6), np.nan)
+    for k in range(K): out[k, :2] = _rank_auroc_ap(Y[:, k], P[:, k])
+    yhat, pos = P >= thr, Y == 1
+    tp, fn = (yhat & pos).sum(0), (~yhat & pos).sum(0)
+    tn, fp = (~yhat & ~pos).sum(0), (yhat & ~pos).sum(0)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        sens, spec, prec = tp / (tp + fn), tn / (tn + fp), tp / (tp + fp)
+        f1 = np.where(prec + sens > 0, 2 * prec * sens / (prec + sens), np.nan)
+    out[:K, 2], out[:K, 3], out[:K, 4], out[:K, 5] = sens, spec, f1, np.sqrt(sens * spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        out[K] = np.nanmean(out[:K], 0)
+    out[K + 1, :2] = _rank_auroc_ap(Y.ravel(), P.ravel())
+    return out
+
 def evaluate_predictions(Y, # true labels, n x K (0/1)
                          P, # predicted probabilities, n x K
                          labels:list, # label names
@@ -110,7 +140,7 @@ def evaluate_predictions(Y, # true labels, n x K (0/1)
             for _ in range(n_boot):
                 pick = rng.integers(0, len(members), len(members))
                 idx = np.concatenate([members[i] for i in pick])
-                boots.append(table(idx)[metrics].astype(float).to_numpy())
+                boots.append(_boot_rows(Y[idx], P[idx], thr))
         B = np.stack(boots)               # n_boot x rows x metrics
         a = (1 - ci) / 2
         with warnings.catch_warnings():
