@@ -191,6 +191,6 @@ def plot_roc_pr(Y, P, labels:list, ncols:int=4, title:str=''):
                xlabel='recall', ylabel='precision', ylim=(0, 1.02))
     for k in range(K, nrows * ncols):
         r, c = divmod(k, ncols); axs[2 * r, c].set_axis_off(); axs[2 * r + 1, c].set_axis_off()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()) if title else None)   # room for the title
     if title: fig.suptitle(title)
-    fig.tight_layout()
     return fig
