@@ -130,7 +130,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     lt2 = lt.reset_index()
     lt2['event rate'] = [f"{e}/{n} = {x:.3f} [{a:.3f}-{b:.3f}]" if n else '-' for e, n, x, a, b in
                          zip(lt2.events, lt2.n, lt2.event_rate, lt2.rate_lo, lt2.rate_hi)]
-    piv = lt2.pivot(index='label', columns='level', values='event rate').reindex(labels)
+    piv = lt2.pivot(index='label', columns='level', values='event rate').reindex(labels).fillna('-')
     md += [_md_table(piv[[c for c in ('low', 'intermediate', 'high', 'undefined') if c in piv.columns]]), '',
            f"![risk levels]({_rel(figs/'risk_levels_test.png', out.parent)})", '']
     # 3. stage 1 on the same training patients

@@ -231,9 +231,11 @@ def _fit_label(self:RiskStratifier, y, p, groups) -> tuple:
         cands = ['none', 'temperature', 'platt'] + (['isotonic'] if min(P, N) >= self.min_class else [])
         scores = _oof_brier(y, p, cands, self.cv, groups, self.seed)
         for m, b in scores.items(): row[f'brier_cv_{m}'] = b
-        method = min(cands, key=lambda m: (round(scores[m], 12), cands.index(m))) if scores else 'temperature'
+        # too few of a class to compare methods out of fold: Platt, whose intercept can at least reach the base rate
+        # (temperature alone cannot move probabilities that are all on the wrong side of 0.5 below 0.5)
+        method = min(cands, key=lambda m: (round(scores[m], 12), cands.index(m))) if scores else 'platt'
         notes = ([f"isotonic not tried: {min(P, N)} {'positives' if P <= N else 'negatives'} < min_class={self.min_class}"]
-                 if 'isotonic' not in cands else []) + ([] if scores else ["too few rows per class for cross-validation"])
+                 if 'isotonic' not in cands else []) + ([] if scores else ["too few rows per class to compare methods out of fold: Platt by default"])
     else:
         method, notes = self.method, []
         if method == 'isotonic' and min(P, N) < self.min_class:
