@@ -290,6 +290,10 @@ def _table_for_prediction(a, schema:dict) -> pd.DataFrame:
     fn = Path(a.dataset)
     df = pd.read_csv(fn, na_values=['?', ''], low_memory=False)
     if len(df) == 0: raise MedFusionNetError(f"{fn}: the table is empty")
+    if 'Image Index' in df.columns and schema.get('image_col') == 'image' and 'image' not in df.columns:
+        from medfusionnet.data import cxr14_features, DataFormatError   # NIH's own metadata layout: derive the model's columns
+        try: df = cxr14_features(df, acquisition='orig_width' in schema['numeric_cols'])
+        except DataFormatError as e: raise MedFusionNetError(f"{fn}: {e}") from None
     need = [c for c in [*schema['numeric_cols'], *schema['categorical_cols'], schema.get('image_col'), schema.get('text_col')]
             if c and not c.endswith('__missing')]
     miss = [c for c in need if c not in df.columns]

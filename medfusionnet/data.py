@@ -13,8 +13,9 @@ import numpy as np, pandas as pd
 from .core import *
 
 # %% auto #0
-__all__ = ['CERVICAL_LABELS', 'CERVICAL_STD_TIME', 'CXR14_LABELS', 'PRESETS', 'DataFormatError', 'DatasetSchema', 'validate',
-           'add_missing_indicators', 'load_cervical', 'split_findings', 'load_chestxray14', 'load_csv', 'load_dataset']
+__all__ = ['CERVICAL_LABELS', 'CERVICAL_STD_TIME', 'CXR14_LABELS', 'CXR14_FEATURES', 'PRESETS', 'DataFormatError',
+           'DatasetSchema', 'validate', 'add_missing_indicators', 'load_cervical', 'split_findings', 'cxr14_features',
+           'load_chestxray14', 'load_csv', 'load_dataset']
 
 # %% ../nbs/01_data.ipynb #884dea8d
 class DataFormatError(MedFusionNetError, ValueError):
@@ -134,6 +135,24 @@ def split_findings(findings:pd.Series, labels=CXR14_LABELS, sep='|', none='No Fi
     return out.astype(np.int64)
 
 # %% ../nbs/01_data.ipynb #27d848d2
+CXR14_FEATURES = ['age', 'sex_male', 'view_pa', 'follow_up']
+_CXR_ACQ = {'orig_width': 'OriginalImage[Width', 'orig_height': 'Height]', 'spacing_x': 'OriginalImagePixelSpacing[x', 'spacing_y': 'y]'}
+
+def cxr14_features(raw:pd.DataFrame, # rows in NIH's Data_Entry_2017 layout (labels not needed)
+                   acquisition:bool=False) -> pd.DataFrame:
+    "The model's columns from NIH metadata rows: image, patient, age, sex_male, view_pa, follow_up (+ acquisition)."
+    need = ['Image Index', 'Follow-up #', 'Patient ID', 'Patient Age', 'Patient Gender', 'View Position']
+    if miss := [c for c in need if c not in raw.columns]:
+        raise DataFormatError(f"column(s) {miss} missing: is this NIH's Data_Entry_2017 layout?")
+    df = pd.DataFrame({'image': raw['Image Index'], 'patient': raw['Patient ID']})
+    df['age'] = pd.to_numeric(raw['Patient Age'], errors='coerce').astype(float)
+    df['sex_male'] = raw['Patient Gender'].map({'M': 1.0, 'F': 0.0})
+    df['view_pa'] = raw['View Position'].map({'PA': 1.0, 'AP': 0.0})
+    df['follow_up'] = pd.to_numeric(raw['Follow-up #'], errors='coerce').astype(float)
+    if acquisition:
+        for k, c in _CXR_ACQ.items(): df[k] = pd.to_numeric(raw[c], errors='coerce')
+    return df
+
 def load_chestxray14(data_dir=None, # a folder in the official layout, or a folder of datasets
                      name:str='nih-cxr14-sample', # dataset card to look up when `data_dir` is not such a folder
                      acquisition:bool=False, # also original width/height and pixel spacing as features
@@ -148,18 +167,8 @@ def load_chestxray14(data_dir=None, # a folder in the official layout, or a fold
     need = ['Image Index', 'Finding Labels', 'Follow-up #', 'Patient ID', 'Patient Age', 'Patient Gender', 'View Position']
     miss = [c for c in need if c not in raw.columns]
     if miss: raise DataFormatError(f"{meta}: column(s) {miss} missing: is this the official Data_Entry_2017 layout?")
-    df = pd.DataFrame({'image': raw['Image Index'], 'patient': raw['Patient ID']})
-    df = pd.concat([df, split_findings(raw['Finding Labels'])], axis=1)
-    df['age'] = pd.to_numeric(raw['Patient Age'], errors='coerce').astype(float)
-    df['sex_male'] = raw['Patient Gender'].map({'M': 1.0, 'F': 0.0})
-    df['view_pa'] = raw['View Position'].map({'PA': 1.0, 'AP': 0.0})
-    df['follow_up'] = raw['Follow-up #'].astype(float)
-    feats = ['age', 'sex_male', 'view_pa', 'follow_up']
-    if acquisition:
-        acq = {'orig_width': 'OriginalImage[Width', 'orig_height': 'Height]',
-               'spacing_x': 'OriginalImagePixelSpacing[x', 'spacing_y': 'y]'}
-        for k, c in acq.items(): df[k] = pd.to_numeric(raw[c], errors='coerce')
-        feats += list(acq)
+    df = pd.concat([cxr14_features(raw, acquisition), split_findings(raw['Finding Labels'])], axis=1)
+    feats = [c for c in df.columns if c in CXR14_FEATURES + list(_CXR_ACQ)]
     notes = dict(metadata=str(meta))
     implausible = df['age'] > 120
     if implausible.any():
