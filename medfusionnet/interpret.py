@@ -10,7 +10,7 @@ import contextlib, copy, json, math, re
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
-import matplotlib.pyplot as plt
+import matplotlib, matplotlib.pyplot as plt
 import seaborn as sns
 import shap
 from fastai.data.core import TfmdDL
@@ -323,7 +323,10 @@ def plot_shap_waterfall(e:shap.Explanation, row:int, label, max_display:int=10, 
     "shap's waterfall for one row and label: from the base value to the row's logit."
     k, name = _label_slice(e, label)
     fig = plt.figure()
-    shap.plots.waterfall(e[row, :, k], max_display=max_display, show=False)
+    ioff = plt.ioff    # shap calls plt.ioff(), which fails when notebooks run one after another in one process
+    plt.ioff = lambda: matplotlib.interactive(False)      # (matplotlib unhooks a display hook another shell installed)
+    try: shap.plots.waterfall(e[row, :, k], max_display=max_display, show=False)
+    finally: plt.ioff = ioff
     fig = plt.gcf(); fig.axes[0].set_title(title or f'{name}: logit of row {row}', fontsize=10)
     return fig
 
