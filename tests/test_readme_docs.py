@@ -102,7 +102,7 @@ _CHECK = """<script>window.addEventListener('load', () => setTimeout(() => {
   const imgs = [...document.images];
   const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => (i.getAttribute('src') || '').slice(0, 80));
   const d = document.createElement('pre'); d.id = 'mfn-check';
-  d.textContent = 'MFNCHECK' + JSON.stringify({images: imgs.length, broken: bad, text: document.body.innerText.length}) + 'MFNEND';
+  d.textContent = 'MFN' + 'CHECK' + JSON.stringify({images: imgs.length, broken: bad, text: document.body.innerText.length}) + 'MFN' + 'END';
   document.body.appendChild(d);
 }, 300));</script>"""
 
