@@ -15,7 +15,7 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', ca
 
 # %% auto #0
 __all__ = ['write_json_atomic', 'write_csv_atomic', 'summarise_dataset', 'add_dataset_args', 'dataset_from_args', 'versions',
-           'train_run', 'build_parser', 'main']
+           'rule_lister', 'train_run', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #a2f03a05
 def write_json_atomic(obj, fn):
@@ -136,10 +136,20 @@ def _metrics_records(res:pd.DataFrame) -> dict:
     return {str(k): {c: (None if isinstance(v, float) and np.isnan(v) else v) for c, v in r.items()}
             for k, r in res.to_dict(orient='index').items()}
 
-def _save_fig(fig, fn):
+def _save_fig(fig, fn, dpi:int=110) -> str:
     import matplotlib.pyplot as plt
     Path(fn).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(fn, dpi=110, bbox_inches='tight'); plt.close(fig)
+    fig.savefig(fn, dpi=dpi, bbox_inches='tight'); plt.close(fig)
+    return str(fn)
+
+def rule_lister(selector, numeric_cols):
+    "rows -> one list of fired stage-1 rules per row, as 'label: rule' strings (for `explain_patients`); None without a selector."
+    if selector is None: return None
+    from medfusionnet.risk import fired_rules
+    def rules(rows):
+        fr = fired_rules(selector, rows[numeric_cols].astype(float))
+        return [[f"{l}: {x}" for l in fr.columns for x in fr.iloc[i][l]] for i in range(len(fr))]
+    return rules
 
 def _mpl():
     import matplotlib; matplotlib.use('Agg')
@@ -322,16 +332,10 @@ def _cmd_predict(a):
 def _cmd_explain(a):
     _mpl()
     from medfusionnet.interpret import explain_patients
-    from medfusionnet.risk import fired_rules
     res, _ = _run_model(a.run)
     df, sc = dataset_from_args(a)
     strat = _run_risk(a.run)
-    sel = res.prep.selector_
-    rules = None
-    if sel is not None:
-        def rules(rows):
-            fr = fired_rules(sel, rows[sc.numeric_cols].astype(float))
-            return [[f"{l}: {x}" for l in fr.columns for x in fr.iloc[i][l]] for i in range(len(fr))]
+    rules = rule_lister(res.prep.selector_, sc.numeric_cols)
     split = json.loads((Path(a.run)/'split.json').read_text()) if (Path(a.run)/'split.json').exists() else {}
     train_p = set(split.get('train', []))
     bg = df[df[sc.group_col].astype(str).isin(train_p)] if train_p else None   # SHAP background: training patients

@@ -47,10 +47,8 @@ def _pooled_table(pooled:dict, labels:list) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 def _save(fig, fn) -> str:
-    import matplotlib.pyplot as plt
-    Path(fn).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(fn, dpi=100, bbox_inches='tight'); plt.close(fig)
-    return str(fn)
+    from medfusionnet.cli import _save_fig
+    return _save_fig(fig, fn, dpi=100)
 
 def _rel(fn, root) -> str: return Path(fn).relative_to(root).as_posix()
 
@@ -73,10 +71,9 @@ def _explain_ids(df, sc, res, test_rows, n:int, seed:int) -> list:
 
 def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log=print) -> dict:
     "Run the whole method on one dataset into `out`; returns the numbers and the report's markdown."
-    from medfusionnet.cli import summarise_dataset, train_run
+    from medfusionnet.cli import summarise_dataset, train_run, rule_lister
     from medfusionnet.protocols import run_cv, cv_summary
     from medfusionnet.select import UnivariateThresholdSelector, plot_top_features
-    from medfusionnet.risk import fired_rules
     from medfusionnet import interpret as I
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     r, s = RECIPES[name], {**FULL, **(QUICK if quick else {})}
@@ -151,11 +148,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     # 4. explanations
     log(f"[{name}] explaining {s['n_explain']} test patient(s)")
     ids = _explain_ids(df, sc, res, sp['test'], s['n_explain'], seed)
-    rules_fn = None
-    if sel is not None:
-        def rules_fn(rows):
-            fr = fired_rules(sel, rows[sc.numeric_cols].astype(float))
-            return [[f"{l}: {x}" for l in fr.columns for x in fr.iloc[i][l]] for i in range(len(fr))]
+    rules_fn = rule_lister(sel, sc.numeric_cols)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         ex = I.explain_patients(res, df, sc, ids, out/'explain', stratifier=strat.levels if strat else None,
