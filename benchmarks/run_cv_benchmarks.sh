@@ -12,9 +12,10 @@ declare -A RUNS=(
   [cervical-permuted]="--dataset cervical --models medfusionnet,lr,gb,rf --folds 5 --repeats 3 --epochs 20 --fusion concat --stage1 0 --permute-labels"
   [cervical-permuted-default]="--dataset cervical --models medfusionnet --folds 5 --repeats 3 --epochs 20 --permute-labels"
   [cxr-sample]="--dataset nih-cxr14-sample --models medfusionnet,densenet121,late,lr,gb,mfn-image,mfn-tabular,mfn-concat,mfn-nofpn,mfn-noqueries --folds 5 --epochs 10"
+  [cxr-sample-unimodal]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,lr --folds 5 --epochs 10 --unimodal-loss 1 --modality-dropout 0.25"
   [cxr-sample-permuted]="--dataset nih-cxr14-sample --models medfusionnet,lr --folds 5 --epochs 10 --permute-labels"
 )
-ORDER=(cervical-default cervical-concat-all cervical-permuted cervical-permuted-default cxr-sample cxr-sample-permuted)
+ORDER=(cervical-default cervical-concat-all cervical-permuted cervical-permuted-default cxr-sample cxr-sample-unimodal cxr-sample-permuted)
 names=("${@:-${ORDER[@]}}")
 for n in "${names[@]}"; do
   [[ -n "${RUNS[$n]:-}" ]] || { echo "unknown run $n (choose from ${ORDER[*]})" >&2; exit 2; }

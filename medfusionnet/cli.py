@@ -186,6 +186,7 @@ def train_run(df:pd.DataFrame, sc, out, # the table, its schema, the run folder
               model:str='tiny', image_size:int=64, epochs:int=10, lr:float=3e-3, bs:int=64, loss:str='bce',
               stage1:int=5, # stage-1 features per label (0: all features, no rules)
               fusion:str='attention', patience:int|None=None,
+              unimodal_loss:float=0., modality_dropout:float=0., # see `medfusionnet.learner.UnimodalLoss` / `ModalityDropout`
               valid:float=0.2, test:float=0.2, # patient fractions held out for validation and for test
               seed:int=0, n_boot:int=1000, risk:bool=True, sens_target:float=0.95, spec_target:float=0.95,
               resume:bool=False, config:dict|None=None, # settings recorded in config.json (default: these arguments)
@@ -200,14 +201,16 @@ def train_run(df:pd.DataFrame, sc, out, # the table, its schema, the run folder
         raise MedFusionNetError(f"{out} already holds a finished run (metrics.json): choose another --out")
     sp = patient_split(df, sc, valid=valid, test=test, seed=seed)
     if config is None: config = dict(dataset=sc.name, model=model, image_size=image_size, epochs=epochs, lr=lr, bs=bs, loss=loss,
-                                     stage1=stage1, fusion=fusion, patience=patience, valid=valid, test=test, seed=seed,
+                                     stage1=stage1, fusion=fusion, patience=patience, unimodal_loss=unimodal_loss,
+                                     modality_dropout=modality_dropout, valid=valid, test=test, seed=seed,
                                      n_boot=n_boot, risk=risk, sens_target=sens_target, spec_target=spec_target)
     write_json_atomic(config, out/'config.json')
     write_json_atomic({k: sorted(map(str, df.iloc[v][sc.group_col].unique())) for k, v in sp.items()}, out/'split.json')
     write_json_atomic(sc.to_dict(), out/'schema.json')
     res = fit_fusion(df, sc, sp['train'], sp['valid'], model=model, image_size=image_size, epochs=epochs, lr=lr,
                      bs=bs, loss=loss, stage1_features=stage1 or None, seed=seed, run_dir=out/'train',
-                     resume=resume, early_stopping=patience, **({} if model == 'densenet121' else {'fusion': fusion}))
+                     resume=resume, early_stopping=patience,
+                     **({} if model == 'densenet121' else dict(fusion=fusion, unimodal_loss=unimodal_loss, modality_dropout=modality_dropout)))
     save_fusion(res, out/'model')
     va = sp['valid']; Yv = sc.labels(df)[va]
     Pv = predict_fusion(res, df, va)
@@ -242,7 +245,8 @@ def _cmd_train(a):
     df, sc = dataset_from_args(a)
     cfg = {k: v for k, v in vars(a).items() if k not in ('func', 'command_line')} | {'command': getattr(a, 'command_line', None)}
     r = train_run(df, sc, a.out, model=a.model, image_size=a.image_size, epochs=a.epochs, lr=a.lr, bs=a.bs, loss=a.loss,
-                  stage1=a.stage1, fusion=a.fusion, patience=a.patience, valid=a.valid, test=a.test, seed=a.seed,
+                  stage1=a.stage1, fusion=a.fusion, patience=a.patience, unimodal_loss=a.unimodal_loss,
+                  modality_dropout=a.modality_dropout, valid=a.valid, test=a.test, seed=a.seed,
                   n_boot=a.n_boot, risk=a.risk, sens_target=a.sens_target, spec_target=a.spec_target, resume=a.resume, config=cfg)
     m, cal, lt = r['_tables']
     print(f"{'test' if r['test'] else 'validation'} patients: AUROC / AUPRC with 95% CIs"); print(format_ci(m).to_string())
@@ -360,10 +364,10 @@ def _cmd_cv(a):
     fk = {'*': dict(model=a.variant, image_size=a.image_size, epochs=a.epochs, lr=a.lr, bs=a.bs, loss=a.loss,
                     stage1_features=a.stage1 or None, early_stopping=a.patience)}
     fk['densenet121'] = {**fk['*'], 'model': 'densenet121'}
-    fk['*']['fusion'] = a.fusion
+    fk['*'].update(fusion=a.fusion, unimodal_loss=a.unimodal_loss, modality_dropout=a.modality_dropout)
     t0 = time.time()
     cv = run_cv(df, sc, models=models, n_splits=a.folds, n_repeats=a.repeats, seed=a.seed,
-                permute_labels=a.permute_labels, n_boot=a.n_boot, fusion_kwargs=fk)
+                permute_labels=a.permute_labels, n_boot=a.n_boot, fusion_kwargs=fk, risk=a.risk)
     secs = time.time() - t0
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(cv['folds'], out/'folds.csv', index=False)
@@ -372,14 +376,33 @@ def _cmd_cv(a):
         write_csv_atomic(pd.concat([df[[sc.id_col]].reset_index(drop=True),
                                     pd.DataFrame(P, columns=[f'prob_{l}' for l in sc.label_cols])], axis=1), out/f'oof_{m}.csv', index=False)
     summ = cv_summary(cv)
+    risk = {}
+    if cv.get('risk'):
+        from medfusionnet.risk import level_ordering
+        lv = pd.concat({m: r['levels'] for m, r in cv['risk'].items()}, names=['model'])
+        cal = pd.concat({m: r['calibration'] for m, r in cv['risk'].items()}, names=['model', 'label'])
+        order = {m: level_ordering(r['levels']) for m, r in cv['risk'].items()}
+        write_csv_atomic(lv, out/'risk_levels.csv'); write_csv_atomic(cal, out/'calibration.csv')
+        risk = dict(risk=dict(fitted='per fold, on the inner validation predictions; applied to the test fold',
+                              calibration_macro={m: r['calibration'].loc['macro', ['brier_before', 'brier_after', 'ece_before', 'ece_after']].astype(float).to_dict()
+                                                 for m, r in cv['risk'].items()},
+                              level_ordering={m: o.reset_index().to_dict(orient='records') for m, o in order.items()}))
     write_json_atomic(dict(dataset=sc.name, protocol={**cv['protocol'], 'thresholds': 'Youden J on an inner validation part of each training fold',
                                                        'ci': f'95% bootstrap over patients of the out-of-fold predictions ({a.n_boot} resamples)'},
                            command=getattr(a, 'command_line', None), machine=_machine(),
                            models=models, fusion_settings=fk['*'], seconds={**cv['seconds'], 'total': secs},
                            fold_mean_sd_auroc=summ.to_dict(), pooled={m: _metrics_records(r) for m, r in cv['pooled'].items()},
-                           versions=versions(), seed=a.seed), out/'metrics.json')
+                           **risk, versions=versions(), seed=a.seed), out/'metrics.json')
     print('AUROC per label, mean (SD) over test folds:'); print(summ.to_string())
     for m, r in cv['pooled'].items(): print(f"\n{m}: pooled out-of-fold, 95% CI"); print(format_ci(r).to_string())
+    if risk:
+        print("\nrisk levels, stratifier fitted in each fold on its inner validation predictions: events/rows in high vs low")
+        for m, o in order.items():
+            j = o[o.judged]
+            v = j.high_above_low.map({True: 'ordered', False: 'REVERSED', None: 'no high or no low level'})
+            print(f"{m}: high above low for {int((j.high_above_low == True).sum())} of {len(j)} labels with >= 20 positives, "
+                  f"reversed for {int((j.high_above_low == False).sum())}; "
+                  + ', '.join(f"{l} {r.high} vs {r.low} ({v[l]})" for l, r in j.iterrows()))
     print(f"\n{secs:.0f} s; results in {out}")
     return 0
 
@@ -419,6 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument('--patience', type=int, help='early stopping patience in epochs (default: off)')
         q.add_argument('--fusion', default='attention', choices=['attention', 'concat'],
                        help='MedFusionNet fusion: transformer over all tokens, or pool each modality + concat (ablation)')
+        q.add_argument('--unimodal-loss', type=float, default=0., metavar='W',
+                       help='MedFusionNet: add W x the loss of a head per modality (deep supervision; default 0: off)')
+        q.add_argument('--modality-dropout', type=float, default=0., metavar='P',
+                       help='MedFusionNet: hide each modality of a training row with chance P (default 0: off)')
         q.add_argument('--seed', type=int, default=0)
         q.add_argument('--n-boot', type=int, default=1000, help='patient-bootstrap resamples for the CIs')
     t = sub.add_parser('train', help='train MedFusionNet (holds out validation patients itself) into a run folder',
@@ -456,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--folds', type=int, default=5); c.add_argument('--repeats', type=int, default=1)
     c.add_argument('--permute-labels', action='store_true', help='label-permutation control: every model must score ~0.5')
     c.add_argument('--out', required=True, help='results folder')
+    c.add_argument('--no-risk', dest='risk', action='store_false', help='skip the per-fold calibration and risk levels')
     _train_args(c); c.set_defaults(func=_cmd_cv)
     m = sub.add_parser('demo', help='run the main job on the shipped data and write a report folder',
                        description='Run the whole method (stage 1, cross-validated comparison, training, risk levels, '

@@ -18,9 +18,9 @@ __all__ = ['RECIPES', 'QUICK', 'FULL', 'demo_dataset', 'markdown_to_html', 'run_
 # %% ../nbs/09b_demo.ipynb #e2c114cd
 RECIPES = {
     'cervical': dict(model='tiny', fusion='concat', stage1=0, epochs=20, lr=3e-3, bs=64, image_size=64,
-                     cv_models=('medfusionnet', 'lr', 'gb', 'rf')),
+                     unimodal_loss=0., modality_dropout=0., cv_models=('medfusionnet', 'lr', 'gb', 'rf')),
     'nih-cxr14-sample': dict(model='tiny', fusion='attention', stage1=5, epochs=10, lr=3e-3, bs=64, image_size=64,
-                             cv_models=('medfusionnet', 'mfn-image', 'lr')),
+                             unimodal_loss=1., modality_dropout=0.25, cv_models=('medfusionnet', 'mfn-image', 'lr')),
 }
 QUICK = dict(epochs=2, folds=2, n_boot=50, n_explain=1, n_shap=8)
 FULL = dict(folds=5, n_boot=1000, n_explain=3, n_shap=40)
@@ -78,7 +78,8 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     r, s = RECIPES[name], {**FULL, **(QUICK if quick else {})}
     fit_kw = dict(model=r['model'], image_size=r['image_size'], epochs=s.get('epochs', r['epochs']), lr=r['lr'],
-                  bs=r['bs'], stage1_features=r['stage1'] or None, fusion=r['fusion'])
+                  bs=r['bs'], stage1_features=r['stage1'] or None, fusion=r['fusion'], unimodal_loss=r['unimodal_loss'],
+                  modality_dropout=r['modality_dropout'])
     times, md = {}, [f"## {name}", '']
     t = time.time()
     summ = summarise_dataset(name, data_dir)
@@ -99,15 +100,37 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     pooled = _pooled_table(cv['pooled'], labels)
     md += [f"### Cross-validation ({s['folds']} folds, patient-grouped, identical for every model)", '',
            "Pooled out-of-fold AUROC and AUPRC with 95% CIs from a patient bootstrap "
-           f"({s['n_boot']} resamples); `medfusionnet` is the {r['model']} variant with {r['fusion']} fusion.", '',
+           f"({s['n_boot']} resamples); `medfusionnet` is the {r['model']} variant with {r['fusion']} fusion"
+           + (f", a loss per modality (weight {r['unimodal_loss']:g}) and modality dropout {r['modality_dropout']:g}" if r['unimodal_loss'] else '')
+           + ".", '',
            _md_table(pooled), '']
+    from medfusionnet.risk import level_ordering
+    cv_risk = {}
+    if 'medfusionnet' in cv.get('risk', {}):
+        rk = cv['risk']['medfusionnet']
+        order = level_ordering(rk['levels'])
+        j = order[order.judged]
+        cv_risk = dict(calibration_macro=rk['calibration'].loc['macro', ['brier_before', 'brier_after', 'ece_before', 'ece_after']].astype(float).to_dict(),
+                       level_ordering=order.reset_index().to_dict(orient='records'))
+        tab = order.assign(**{'high rate': order.high_rate.map(lambda x: '-' if pd.isna(x) else f'{x:.3f}'),
+                              'low rate': order.low_rate.map(lambda x: '-' if pd.isna(x) else f'{x:.3f}'),
+                              'high above low': order.high_above_low.map({True: 'yes', False: 'no', None: 'n/a (level empty)'})})
+        tab = tab[['events', 'high', 'high rate', 'low', 'low rate', 'high above low']].rename(columns={'high': 'high (events/rows)', 'low': 'low (events/rows)'})
+        c = cv_risk['calibration_macro']
+        md += ["**Risk levels under the same cross-validation**: in each fold, calibration and cut-offs are fitted on the "
+               "inner validation predictions only and applied to the test fold, so every row gets a level it was not fitted on. "
+               f"High above low for {int((j.high_above_low == True).sum())} of the {len(j)} labels with at least 20 positives "
+               f"(reversed for {int((j.high_above_low == False).sum())}; the rest have an empty high or low level); "
+               f"macro Brier {c['brier_before']:.4f} -> {c['brier_after']:.4f}, ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}.", '',
+               _md_table(tab), '']
     # 2. one trained model with risk levels
     log(f"[{name}] training MedFusionNet ({r['model']}, {r['fusion']} fusion) on a 60/20/20 patient split")
     t = time.time()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         tr = train_run(df, sc, out/'run', model=r['model'], image_size=r['image_size'], epochs=fit_kw['epochs'], lr=r['lr'],
-                       bs=r['bs'], stage1=r['stage1'], fusion=r['fusion'], seed=seed, n_boot=s['n_boot'])
+                       bs=r['bs'], stage1=r['stage1'], fusion=r['fusion'], unimodal_loss=r['unimodal_loss'],
+                       modality_dropout=r['modality_dropout'], seed=seed, n_boot=s['n_boot'])
     times['train'] = time.time() - t
     res, strat, sp = tr.pop('_result'), tr.pop('_stratifier'), tr.pop('_split')
     m, cal, lt = tr.pop('_tables')
@@ -186,7 +209,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     return dict(dataset=name, recipe=r, settings=s, summary=summ, seconds=times,
                 cv=dict(protocol=cv['protocol'], pooled={mm: {l: {k: (None if isinstance(v, float) and np.isnan(v) else v)
                          for k, v in row.items()} for l, row in t_.to_dict(orient='index').items()} for mm, t_ in cv['pooled'].items()}),
-                test=test, risk=tr['risk'], explained=list(ex), markdown='\n'.join(md))
+                cv_risk=cv_risk, test=test, risk=tr['risk'], explained=list(ex), markdown='\n'.join(md))
 
 # %% ../nbs/09b_demo.ipynb #388971e8
 _CSS = """body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;

@@ -37,8 +37,9 @@ __all__ = ['TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor'
            'fusion_dls', 'WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss', 'make_loss', 'macro_auroc', 'macro_auprc',
            'MacroAUROC', 'MacroAUPRC', 'per_label_auroc', 'epoch_seed', 'EpochSeed', 'NonFiniteLossCheck',
            'FusionLearner', 'CheckpointCallback', 'read_checkpoint_state', 'HistoryLogger', 'ImageOnly',
-           'densenet121_baseline', 'fusion_model', 'fusion_learner', 'distributed_context', 'FusionResult',
-           'default_run_dir', 'fit_fusion', 'predict_fusion', 'save_fusion', 'load_fusion']
+           'densenet121_baseline', 'fusion_model', 'fusion_learner', 'UnimodalLoss', 'ModalityDropout',
+           'distributed_context', 'FusionResult', 'default_run_dir', 'fit_fusion', 'predict_fusion', 'save_fusion',
+           'load_fusion']
 
 # %% ../nbs/05_learner.ipynb #2805dc6d
 class TrainingError(MedFusionNetError, RuntimeError):
@@ -435,7 +436,7 @@ class NonFiniteLossCheck(Callback):
     "Cancel the fit at the first NaN or infinite loss, before its gradients touch the weights; `FusionLearner.fit` then raises `TrainingError`."
     order = -5
     def after_loss(self):
-        loss = self.learn.loss.detach()
+        loss = self.learn.loss_grad.detach()    # (the whole loss that will be backpropagated, extra terms included)
         if torch.isfinite(loss).all(): return
         self.learn.training_error = TrainingError(
             f"{'training' if self.training else 'validation'} loss is {float(loss.float().mean())} at epoch {self.epoch} "
@@ -579,6 +580,31 @@ def fusion_learner(dls:DataLoaders, model:nn.Module,
     elif fp16: learn.to_fp16()
     return learn
 
+# %% ../nbs/05_learner.ipynb #e5d085f2
+class UnimodalLoss(Callback):
+    "Add `weight` x the loss of each unimodal head (on the rows where its modality is present) to the training loss."
+    order = -10   # before `NonFiniteLossCheck`, which then checks the total
+    def __init__(self, weight:float=1.): self.weight = weight
+    def after_loss(self):
+        if not self.training or not self.weight: return
+        outs = getattr(get_model(self.model), 'last_unimodal', None)
+        if not outs: raise TrainingError("UnimodalLoss: the model computed no unimodal logits; build it with unimodal_heads=True")
+        losses = [self.loss_func(logits[keep].float(), self.y[keep]) for logits, keep in outs.values() if keep.any()]
+        if losses: self.learn.loss_grad = self.loss_grad + self.weight * torch.stack(losses).sum()
+
+class ModalityDropout(Callback):
+    "During training, hide each present modality of a row with probability `p` (via the `present` mask), never all of a row's."
+    order = -20
+    def __init__(self, p:float=0.25):
+        if not 0 <= p < 1: raise MedFusionNetError(f"modality dropout must be in [0, 1), got {p}")
+        self.p = p
+    def before_batch(self):
+        if not self.training or not self.p: return
+        *x, present = self.learn.xb
+        present = present.bool()
+        kept = present & ~(torch.rand(present.shape, device=present.device) < self.p)
+        self.learn.xb = (*x, torch.where(kept.any(1, keepdim=True), kept, present))
+
 # %% ../nbs/05_learner.ipynb #0856ab2d
 def _broadcast(self, t, rank):
     "`DistributedDL._broadcast` for any backend (fastai's puts the tensor on CUDA, which gloo on a CPU cannot use)."
@@ -618,7 +644,8 @@ def default_run_dir(name:str) -> Path:
 def _sha1(values) -> str: return hashlib.sha1('\x1f'.join(map(str, values)).encode()).hexdigest()
 
 _RESUME_KEYS = ('dataset', 'labels', 'model', 'modalities', 'image_size', 'epochs', 'lr', 'bs', 'loss', 'stage1_features',
-                'seed', 'early_stopping', 'keep_best', 'augment', 'text_len', 'model_kwargs', 'train_ids_sha1', 'valid_ids_sha1')
+                'seed', 'early_stopping', 'keep_best', 'augment', 'text_len', 'unimodal_loss', 'modality_dropout', 'model_kwargs',
+                'train_ids_sha1', 'valid_ids_sha1')
 
 def _history(learn:Learner, run_dir:Path) -> pd.DataFrame:
     "The training log: `history.csv` (rank 0), else the recorder's values of this fit."
@@ -647,12 +674,17 @@ def fit_fusion(df:pd.DataFrame, schema:DatasetSchema,
                augment:bool=True, # augment training images
                cache_folder=None, # resize cache folder (default: the cache's own)
                text_len:int=64, # word ids per text
+               unimodal_loss:float=0., # weight of the unimodal heads' losses (`UnimodalLoss`; > 0 adds the heads)
+               modality_dropout:float=0., # chance of hiding each modality of a training row (`ModalityDropout`)
                cbs=None, # more fastai callbacks for this fit
                **model_kwargs, # MedFusionNet settings (e.g. fpn=False, d=32)
               ) -> FusionResult:
     "Fit the preprocessing on the training rows, build the model, train it one-cycle with a checkpoint every epoch; resumable."
     train_idx, valid_idx = np.asarray(train_idx), np.asarray(valid_idx)
     if model == 'densenet121' and modalities is None: modalities = ('image',)
+    if model == 'densenet121' and (unimodal_loss or modality_dropout):
+        raise MedFusionNetError("unimodal_loss and modality_dropout are for MedFusionNet; 'densenet121' has one modality")
+    if unimodal_loss: model_kwargs['unimodal_heads'] = True
     if keep_best is None: keep_best = early_stopping is not None
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(f'{schema.name}-{model}')
     ids = df[schema.id_col].astype(str)
@@ -660,6 +692,7 @@ def fit_fusion(df:pd.DataFrame, schema:DatasetSchema,
                   modalities=list(modalities or schema.modalities), image_size=image_size, epochs=epochs, lr=lr, bs=bs,
                   loss=loss if isinstance(loss, str) else type(loss).__name__, stage1_features=stage1_features, seed=seed,
                   early_stopping=early_stopping, keep_best=keep_best, augment=augment, text_len=text_len,
+                  unimodal_loss=unimodal_loss, modality_dropout=modality_dropout,
                   model_kwargs=model_kwargs, n_train=len(train_idx), n_valid=len(valid_idx),
                   train_ids_sha1=_sha1(ids.iloc[train_idx]), valid_ids_sha1=_sha1(ids.iloc[valid_idx]))
     state = read_checkpoint_state(run_dir)
@@ -685,7 +718,8 @@ def fit_fusion(df:pd.DataFrame, schema:DatasetSchema,
                                   "undefined there; the best epoch is chosen by validation loss")
     ckpt = CheckpointCallback('auroc_macro' if defined else 'valid_loss', patience=early_stopping, keep_best=keep_best)
     learn = fusion_learner(dls, net, make_loss(loss, schema.labels(df.iloc[train_idx]), schema.label_cols), path=run_dir,
-                           cbs=[EpochSeed(seed), ckpt])
+                           cbs=[EpochSeed(seed), ckpt] + ([UnimodalLoss(unimodal_loss)] if unimodal_loss else [])
+                               + ([ModalityDropout(modality_dropout)] if modality_dropout else []))
     if not rank_distrib():
         run_dir.mkdir(parents=True, exist_ok=True)
         _atomic_write(run_dir/'config.json', json.dumps(config, indent=1, default=str))

@@ -165,7 +165,8 @@ class MedFusionNet(nn.Module):
                  attn_drop:float=0.,                  # dropout on attention weights
                  text_layers:int=1,                   # `TextEncoder` blocks
                  text_len:int=64,                     # longest text (word ids) accepted
-                 text_encoder:nn.Module|None=None):   # replaces `TextEncoder`: ids -> (tokens (B, T, d), pad mask (B, T))
+                 text_encoder:nn.Module|None=None,    # replaces `TextEncoder`: ids -> (tokens (B, T, d), pad mask (B, T))
+                 unimodal_heads:bool=False):          # one extra head per modality (deep supervision; see `UnimodalLoss`)
         super().__init__()
         modalities = tuple(modalities)
         if not modalities or set(modalities) - set(MODALITIES):
@@ -209,8 +210,13 @@ class MedFusionNet(nn.Module):
         else:
             self.pool_norm = nn.LayerNorm(d) if fusion == 'attention' else nn.Identity()
             self.head = nn.Linear(d, n_labels)
+        self.unimodal_heads = None
+        if unimodal_heads:   # image: global average pool of the last stage (as DenseNet's own head); tabular/text: token mean
+            c5 = self.image_encoder.trunk.feature_info[-1]['num_chs'] if 'image' in modalities else 0
+            self.unimodal_heads = nn.ModuleDict({m: nn.Linear(c5, n_labels) if m == 'image' else
+                                                 nn.Sequential(nn.LayerNorm(d), nn.Linear(d, n_labels)) for m in modalities})
         self._init_transformer_weights(skip=('image_encoder.trunk',) + (('text_encoder',) if text_encoder is not None else ()))
-        self._record, self.last_attn, self.last_features, self.last_layout = False, {}, {}, {}
+        self._record, self.last_attn, self.last_features, self.last_layout, self.last_unimodal = False, {}, {}, {}, {}
 
     def _init_transformer_weights(self, skip:tuple):
         "Truncated-normal init of our linear layers (not of the trunk, nor of a text encoder passed in)."
@@ -233,7 +239,7 @@ class MedFusionNet(nn.Module):
         if not on: self.last_attn, self.last_features, self.last_layout = {}, {}, {}
 
     def __getstate__(self):   # recorded tensors hang on the autograd graph: not pickled or deep-copied
-        return {**super().__getstate__(), 'last_attn': {}, 'last_features': {}, 'last_layout': {}}
+        return {**super().__getstate__(), 'last_attn': {}, 'last_features': {}, 'last_layout': {}, 'last_unimodal': {}}
 
     @property
     def image_token_coords(self) -> torch.Tensor:
@@ -293,6 +299,7 @@ def forward_features(self:MedFusionNet, image=None, tab_num=None, tab_cat=None, 
     B, present, build, given = self._check_inputs(image, tab_num, tab_cat, text, present)
     image, tab_num, tab_cat, text = given.values()
     toks, masks, layout, mod_idx, n = [], [], {}, [], 0
+    uni, self.last_unimodal = (self.unimodal_heads if self.training else None), {}   # (only training uses them)
     def add(name, t, mask, i):
         nonlocal n
         toks.append(t); masks.append(mask); layout[name] = slice(n, n + t.shape[1]); n += t.shape[1]
@@ -304,14 +311,17 @@ def forward_features(self:MedFusionNet, image=None, tab_num=None, tab_cat=None, 
         t, stages, pyramid = self.image_encoder(_blank(image, keep))
         add('image', t, ~keep[:, None].expand(B, t.shape[1]), 1)
         if self._record: self.last_features = dict(stages=stages, pyramid=pyramid)
+        if uni is not None: self.last_unimodal['image'] = (uni['image'](stages[-1].mean((2, 3))), keep)
     if build[1]:
         keep = present[:, 1]
         t = self.tab_tokenizer(_blank(tab_num, keep), _blank(tab_cat, keep))
         add('tabular', t, ~keep[:, None].expand(B, t.shape[1]), 2)
+        if uni is not None: self.last_unimodal['tabular'] = (uni['tabular'](t.mean(1)), keep)
     if build[2]:
         keep = present[:, 2]
         t, pad = self.text_encoder(_blank(text, keep))
         add('text', t, pad | ~keep[:, None], 3)
+        if uni is not None: self.last_unimodal['text'] = (uni['text'](_masked_mean(t, ~pad)), keep)
     kpm = torch.cat(masks, 1)
     if self._record: self.last_layout = dict(layout, mask=kpm)
     if self.fusion == 'concat':

@@ -19,6 +19,7 @@ from .data import DatasetSchema, load_cervical
 from .splits import multilabel_group_kfold, patient_split, check_disjoint
 from .select import UnivariateThresholdSelector
 from .evaluate import evaluate_predictions, choose_thresholds, format_ci
+from .risk import RiskStratifier, level_table, calibration_report
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'TABULAR', 'tabular_baseline', 'MultiLabelTabular', 'permute_patient_labels', 'cv_model_names', 'run_cv',
@@ -164,6 +165,7 @@ def run_cv(df:pd.DataFrame, schema:DatasetSchema,
            permute_labels:bool=False, # the label-permutation control
            n_boot:int=1000, # patient-bootstrap resamples for the pooled CIs
            fusion_kwargs:dict|None=None, # per-model keyword arguments for the fusion trainer ({'*': {...}} for all)
+           risk:bool=True, # per fold, fit a `RiskStratifier` on the inner validation predictions and apply it to the test fold
            progress:bool=True) -> dict:
     "Cross-validate `models` under identical folds; returns fold metrics, pooled metrics with CIs and OOF predictions."
     fusion_kwargs = fusion_kwargs or {}
@@ -172,6 +174,8 @@ def run_cv(df:pd.DataFrame, schema:DatasetSchema,
     if permute_labels: df = permute_patient_labels(df, schema, seed=seed + 12345)
     K, labels = len(schema.label_cols), schema.label_cols
     oof = {m: np.zeros((n_repeats, len(df), K)) for m in models}
+    cal = {m: np.zeros((n_repeats, len(df), K)) for m in models} if risk else None
+    lev = {m: np.full((n_repeats, len(df), K), 'undefined', dtype=object) for m in models} if risk else None
     fold_rows, times, late_w = [], {m: 0. for m in models}, []
     groups = df[schema.group_col].to_numpy()
     Yall = schema.labels(df)
@@ -186,6 +190,12 @@ def run_cv(df:pd.DataFrame, schema:DatasetSchema,
             times[m] += time.time() - t0
             thr = choose_thresholds(Yall[iva], Pva, labels)
             oof[m][r, te] = Pte
+            if risk:
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore')
+                    strat = RiskStratifier(seed=seed).fit(Yall[iva], Pva, labels, groups=groups[iva])
+                cal[m][r, te] = strat.calibrate(Pte)
+                lev[m][r, te] = strat.levels(cal[m][r, te], calibrated=True).to_numpy()
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
                 res = evaluate_predictions(Yall[te], Pte, labels, groups=groups[te], thresholds=thr, n_boot=0)
@@ -200,7 +210,15 @@ def run_cv(df:pd.DataFrame, schema:DatasetSchema,
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             pooled[m] = evaluate_predictions(Yall, P, labels, groups=groups, n_boot=n_boot, seed=seed)
-    return dict(folds=folds, pooled=pooled, oof={m: v.mean(0) for m, v in oof.items()}, seconds=times,
+    risk_out = {}
+    if risk:   # every repeat is a partition of the rows: stack the repeats (a row counts once per repeat)
+        stack = lambda a: a.reshape(n_repeats * len(df), K)
+        Yr, gr = np.tile(Yall, (n_repeats, 1)), np.tile(groups, n_repeats)
+        for m in models:
+            Lm = pd.DataFrame(stack(lev[m]), columns=labels)
+            risk_out[m] = dict(levels=level_table(Yr, stack(cal[m]), Lm, labels, groups=gr),
+                               calibration=calibration_report(Yr, stack(oof[m]), stack(cal[m]), labels))
+    return dict(folds=folds, pooled=pooled, oof={m: v.mean(0) for m, v in oof.items()}, seconds=times, risk=risk_out,
                 late_weights=pd.DataFrame(late_w) if late_w else None,
                 protocol=dict(n_splits=n_splits, n_repeats=n_repeats, seed=seed, inner_valid=inner_valid,
                               permute_labels=permute_labels, grouping=schema.group_col, n_rows=len(df),

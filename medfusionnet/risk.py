@@ -21,7 +21,7 @@ from .core import MedFusionNetError, atomic_path
 # %% auto #0
 __all__ = ['METHODS', 'LEVELS', 'RiskError', 'expected_calibration_error', 'fit_temperature', 'apply_temperature', 'fit_platt',
            'apply_platt', 'fit_isotonic', 'apply_isotonic', 'RiskStratifier', 'wilson_interval', 'level_table',
-           'calibration_report', 'plot_reliability', 'plot_levels', 'fired_rules']
+           'level_ordering', 'calibration_report', 'plot_reliability', 'plot_levels', 'fired_rules']
 
 # %% ../nbs/07_risk.ipynb #dfc2e489
 class RiskError(MedFusionNetError, ValueError):
@@ -399,6 +399,22 @@ def level_table(Y, # true labels, n x K (0/1)
                              events=e, event_rate=e / n if n else np.nan, rate_lo=float(lo), rate_hi=float(hi),
                              mean_prob=float(P[m, k].mean()) if n else np.nan))
     return pd.DataFrame(rows).set_index(['label', 'level'])
+
+# %% ../nbs/07_risk.ipynb #c14ea5d2
+def level_ordering(table:pd.DataFrame, # `level_table` output
+                   min_positives:int=20, # judge only labels with at least this many events in all
+                  ) -> pd.DataFrame:
+    "Per label: events, high and low event rates (events/rows), whether high > low (None: a level is empty); `judged`: enough positives."
+    rows = []
+    for l in table.index.get_level_values('label').unique():
+        t = table.loc[l]
+        get = lambda lev, c: t.at[lev, c] if lev in t.index else (0 if c in ('n', 'events') else np.nan)
+        hi, lo = get('high', 'event_rate'), get('low', 'event_rate')
+        ev = int(t['events'].sum())
+        rows.append(dict(label=l, events=ev, high=f"{get('high', 'events')}/{get('high', 'n')}", low=f"{get('low', 'events')}/{get('low', 'n')}",
+                         high_rate=hi, low_rate=lo, judged=ev >= min_positives,
+                         high_above_low=bool(hi > lo) if get('high', 'n') > 0 and get('low', 'n') > 0 else None))
+    return pd.DataFrame(rows).set_index('label').astype({'high_above_low': object})
 
 # %% ../nbs/07_risk.ipynb #23634e44
 def calibration_report(Y, # true labels, n x K (0/1): use held-out rows, not the ones calibrated on

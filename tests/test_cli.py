@@ -210,13 +210,24 @@ def test_cv_tabular_and_permutation(cli, tmp_path):
     m = json.loads((tmp_path/'cv'/'metrics.json').read_text())
     assert m['protocol']['n_splits'] == 3 and set(m['pooled']) == {'lr', 'gb'}
     assert (tmp_path/'cv'/'folds.csv').exists() and (tmp_path/'cv'/'oof_lr.csv').exists()
+    # risk levels: a stratifier per fold, fitted on inner validation, applied to the test fold, so every row has a level
+    lv = pd.read_csv(tmp_path/'cv'/'risk_levels.csv')
+    assert set(lv.model) == {'lr', 'gb'} and (lv.groupby(['model', 'label']).n.sum() == 858).all()
+    cal = m['risk']['calibration_macro']['lr']
+    assert cal['brier_after'] < cal['brier_before']           # balanced class weights inflate LR's raw probabilities
+    o = {x['label']: x for x in m['risk']['level_ordering']['lr']}
+    assert set(o) == {'Hinselmann', 'Schiller', 'Citology', 'Biopsy'} and o['Schiller']['judged']
+    assert 'high above low for' in r.stdout
 
 
 def test_predict_new_image_of_an_unseen_patient(cli, tmp_path):
     "Train on the NIH sample, then predict a full-resolution image of a patient who is not in the sample: no labels needed."
     run = tmp_path/'cxr'
-    r = cli('train', '--dataset', 'nih-cxr14-sample', '--out', run, '--epochs', '1', '--n-boot', '0')
+    r = cli('train', '--dataset', 'nih-cxr14-sample', '--out', run, '--epochs', '1', '--n-boot', '0',
+            '--unimodal-loss', '1', '--modality-dropout', '0.25')
     assert r.returncode == 0, r.stderr[-3000:]
+    cfg = json.loads((run/'model'/'config.json').read_text())
+    assert cfg['unimodal_loss'] == 1 and cfg['modality_dropout'] == 0.25 and cfg['model_kwargs']['unimodal_heads']
     seen = set(sum(json.loads((run/'split.json').read_text()).values(), []))
     assert '27426' not in seen
     full = find_dataset('nih-cxr14-fullres')
