@@ -189,6 +189,7 @@ def train_run(df:pd.DataFrame, sc, out, # the table, its schema, the run folder
               unimodal_loss:float=0., modality_dropout:float=0., # see `medfusionnet.learner.UnimodalLoss` / `ModalityDropout`
               valid:float=0.2, test:float=0.2, # patient fractions held out for validation and for test
               seed:int=0, n_boot:int=1000, risk:bool=True, sens_target:float=0.95, spec_target:float=0.95,
+              min_positive_patients:int=5, # a label gets risk cut-offs only with this many positive validation patients
               resume:bool=False, config:dict|None=None, # settings recorded in config.json (default: these arguments)
              ) -> dict:
     "`medfusionnet train` as a function: train, fit thresholds and risk levels on validation, report on test; returns metrics.json's content."
@@ -203,7 +204,8 @@ def train_run(df:pd.DataFrame, sc, out, # the table, its schema, the run folder
     if config is None: config = dict(dataset=sc.name, model=model, image_size=image_size, epochs=epochs, lr=lr, bs=bs, loss=loss,
                                      stage1=stage1, fusion=fusion, patience=patience, unimodal_loss=unimodal_loss,
                                      modality_dropout=modality_dropout, valid=valid, test=test, seed=seed,
-                                     n_boot=n_boot, risk=risk, sens_target=sens_target, spec_target=spec_target)
+                                     n_boot=n_boot, risk=risk, sens_target=sens_target, spec_target=spec_target,
+                                     min_positive_patients=min_positive_patients)
     write_json_atomic(config, out/'config.json')
     write_json_atomic({k: sorted(map(str, df.iloc[v][sc.group_col].unique())) for k, v in sp.items()}, out/'split.json')
     write_json_atomic(sc.to_dict(), out/'schema.json')
@@ -218,7 +220,8 @@ def train_run(df:pd.DataFrame, sc, out, # the table, its schema, the run folder
     write_json_atomic(thr, out/'thresholds.json')
     strat = None
     if risk:
-        strat = RiskStratifier(sens_target=sens_target, spec_target=spec_target, seed=seed).fit(
+        strat = RiskStratifier(sens_target=sens_target, spec_target=spec_target, seed=seed,
+                               min_positive_patients=min_positive_patients).fit(
             Yv, Pv, sc.label_cols, groups=df[sc.group_col].to_numpy()[va])
         strat.save(out/'risk.json')
     rv = _held_out_report(res, strat, df, sc, va, thr, n_boot, seed, out, 'valid')
@@ -247,7 +250,8 @@ def _cmd_train(a):
     r = train_run(df, sc, a.out, model=a.model, image_size=a.image_size, epochs=a.epochs, lr=a.lr, bs=a.bs, loss=a.loss,
                   stage1=a.stage1, fusion=a.fusion, patience=a.patience, unimodal_loss=a.unimodal_loss,
                   modality_dropout=a.modality_dropout, valid=a.valid, test=a.test, seed=a.seed,
-                  n_boot=a.n_boot, risk=a.risk, sens_target=a.sens_target, spec_target=a.spec_target, resume=a.resume, config=cfg)
+                  n_boot=a.n_boot, risk=a.risk, sens_target=a.sens_target, spec_target=a.spec_target,
+                  min_positive_patients=a.min_positive_patients, resume=a.resume, config=cfg)
     m, cal, lt = r['_tables']
     print(f"{'test' if r['test'] else 'validation'} patients: AUROC / AUPRC with 95% CIs"); print(format_ci(m).to_string())
     if cal is not None:
@@ -367,7 +371,8 @@ def _cmd_cv(a):
     fk['*'].update(fusion=a.fusion, unimodal_loss=a.unimodal_loss, modality_dropout=a.modality_dropout)
     t0 = time.time()
     cv = run_cv(df, sc, models=models, n_splits=a.folds, n_repeats=a.repeats, seed=a.seed,
-                permute_labels=a.permute_labels, n_boot=a.n_boot, fusion_kwargs=fk, risk=a.risk)
+                permute_labels=a.permute_labels, n_boot=a.n_boot, fusion_kwargs=fk,
+                risk=dict(min_positive_patients=a.min_positive_patients) if a.risk else False)
     secs = time.time() - t0
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(cv['folds'], out/'folds.csv', index=False)
@@ -400,7 +405,7 @@ def _cmd_cv(a):
         for m, o in order.items():
             j = o[o.judged]
             v = j.high_above_low.map({True: 'ordered', False: 'REVERSED', None: 'no high or no low level'})
-            print(f"{m}: high above low for {int((j.high_above_low == True).sum())} of {len(j)} labels with >= 20 positives, "
+            print(f"{m}: high above low for {int((j.high_above_low == True).sum())} of {len(j)} labels with >= 20 events in rows given a level, "
                   f"reversed for {int((j.high_above_low == False).sum())}; "
                   + ', '.join(f"{l} {r.high} vs {r.low} ({v[l]})" for l, r in j.iterrows()))
     print(f"\n{secs:.0f} s; results in {out}")
@@ -459,6 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--no-risk', dest='risk', action='store_false', help='skip calibration and risk levels')
     t.add_argument('--sens-target', type=float, default=0.95, help='"low" risk keeps this sensitivity (default 0.95)')
     t.add_argument('--spec-target', type=float, default=0.95, help='"high" risk keeps this specificity (default 0.95)')
+    t.add_argument('--min-positive-patients', type=int, default=5, metavar='N',
+                   help="risk levels only for labels with at least N positive validation patients (others: 'undefined'; default 5)")
     t.add_argument('--resume', action='store_true', help='continue an interrupted run in --out from its last checkpoint')
     _train_args(t); t.set_defaults(func=_cmd_train)
     e = sub.add_parser('evaluate', help="score a run's model on a dataset (rows of patients it has seen are left out)",
@@ -484,6 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--permute-labels', action='store_true', help='label-permutation control: every model must score ~0.5')
     c.add_argument('--out', required=True, help='results folder')
     c.add_argument('--no-risk', dest='risk', action='store_false', help='skip the per-fold calibration and risk levels')
+    c.add_argument('--min-positive-patients', type=int, default=5, metavar='N',
+                   help="risk levels only for labels with at least N positive patients in a fold's inner validation (default 5)")
     _train_args(c); c.set_defaults(func=_cmd_cv)
     m = sub.add_parser('demo', help='run the main job on the shipped data and write a report folder',
                        description='Run the whole method (stage 1, cross-validated comparison, training, risk levels, '

@@ -115,11 +115,13 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
         tab = order.assign(**{'high rate': order.high_rate.map(lambda x: '-' if pd.isna(x) else f'{x:.3f}'),
                               'low rate': order.low_rate.map(lambda x: '-' if pd.isna(x) else f'{x:.3f}'),
                               'high above low': order.high_above_low.map({True: 'yes', False: 'no', None: 'n/a (level empty)'})})
-        tab = tab[['events', 'high', 'high rate', 'low', 'low rate', 'high above low']].rename(columns={'high': 'high (events/rows)', 'low': 'low (events/rows)'})
+        tab = tab[['events', 'undefined_rows', 'high', 'high rate', 'low', 'low rate', 'high above low']].rename(
+            columns={'high': 'high (events/rows)', 'low': 'low (events/rows)', 'undefined_rows': "rows 'undefined'"})
         c = cv_risk['calibration_macro']
         md += ["**Risk levels under the same cross-validation**: in each fold, calibration and cut-offs are fitted on the "
-               "inner validation predictions only and applied to the test fold, so every row gets a level it was not fitted on. "
-               f"High above low for {int((j.high_above_low == True).sum())} of the {len(j)} labels with at least 20 positives "
+               "inner validation predictions only and applied to the test fold, so every row gets a level it was not fitted on "
+               "('undefined' where that validation part held fewer than 5 positive patients of the label). "
+               f"High above low for {int((j.high_above_low == True).sum())} of the {len(j)} labels with at least 20 events among the rows given a level "
                f"(reversed for {int((j.high_above_low == False).sum())}; the rest have an empty high or low level); "
                f"macro Brier {c['brier_before']:.4f} -> {c['brier_after']:.4f}, ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}.", '',
                _md_table(tab), '']

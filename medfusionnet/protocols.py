@@ -165,7 +165,7 @@ def run_cv(df:pd.DataFrame, schema:DatasetSchema,
            permute_labels:bool=False, # the label-permutation control
            n_boot:int=1000, # patient-bootstrap resamples for the pooled CIs
            fusion_kwargs:dict|None=None, # per-model keyword arguments for the fusion trainer ({'*': {...}} for all)
-           risk:bool=True, # per fold, fit a `RiskStratifier` on the inner validation predictions and apply it to the test fold
+           risk:bool|dict=True, # per fold, fit a `RiskStratifier` (a dict: its settings) on the inner validation predictions, apply it to the test fold
            progress:bool=True) -> dict:
     "Cross-validate `models` under identical folds; returns fold metrics, pooled metrics with CIs and OOF predictions."
     fusion_kwargs = fusion_kwargs or {}
@@ -193,7 +193,8 @@ def run_cv(df:pd.DataFrame, schema:DatasetSchema,
             if risk:
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore')
-                    strat = RiskStratifier(seed=seed).fit(Yall[iva], Pva, labels, groups=groups[iva])
+                    strat = RiskStratifier(**{'seed': seed, **(risk if isinstance(risk, dict) else {})}).fit(
+                        Yall[iva], Pva, labels, groups=groups[iva])
                 cal[m][r, te] = strat.calibrate(Pte)
                 lev[m][r, te] = strat.levels(cal[m][r, te], calibrated=True).to_numpy()
             with warnings.catch_warnings():

@@ -206,16 +206,21 @@ class RiskStratifier:
                  min_class:int=5, # isotonic only where validation has at least this many positives and negatives
                  cv:int=5, # folds of the out-of-fold Brier comparison ('auto')
                  seed:int=0, # shuffles those folds
+                 min_positive_patients:int=5, # a label gets cut-offs only with at least this many positive validation patients
                 ):
         for nm, v in (('sens_target', sens_target), ('spec_target', spec_target)):
             if not (isinstance(v, (int, float)) and 0 < v <= 1): raise RiskError(f"{nm} must be in (0, 1], got {v!r}")
         if method not in ('auto',) + METHODS: raise RiskError(f"method must be 'auto', 'temperature', 'platt', 'isotonic' or 'none', got {method!r}")
         self.sens_target, self.spec_target, self.method = float(sens_target), float(spec_target), method
+        if not (isinstance(min_positive_patients, (int, np.integer)) and min_positive_patients >= 1):
+            raise RiskError(f"min_positive_patients must be an integer >= 1, got {min_positive_patients!r}")
         self.n_bins, self.min_class, self.cv, self.seed = n_bins, min_class, cv, seed
+        self.min_positive_patients = int(min_positive_patients)
 
     def get_params(self) -> dict:
         return dict(sens_target=self.sens_target, spec_target=self.spec_target, method=self.method,
-                    n_bins=self.n_bins, min_class=self.min_class, cv=self.cv, seed=self.seed)
+                    n_bins=self.n_bins, min_class=self.min_class, cv=self.cv, seed=self.seed,
+                    min_positive_patients=self.min_positive_patients)
 
     def __repr__(self): return f"RiskStratifier({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
@@ -263,15 +268,23 @@ def fit(self:RiskStratifier,
         cal, row = _fit_label(self, y, p, None if groups is None else np.asarray(groups))
         self.calibrators_[l] = cal
         q = _apply_calibrator(cal, p)
-        cuts = (_cuts(y, q, self.sens_target, self.spec_target) if row['fitted'] else
+        npat = int(y.sum()) if groups is None else int(pd.Series(np.asarray(groups)[y == 1]).nunique())
+        enough = row['fitted'] and npat >= self.min_positive_patients
+        cuts = (_cuts(y, q, self.sens_target, self.spec_target) if enough else
                 dict(low_cut=np.nan, high_cut=np.nan, overlap=False, sens_low=np.nan, spec_high=np.nan,
                      frac_low=np.nan, frac_intermediate=np.nan, frac_high=np.nan))
         if not row['fitted']: warnings.warn(f"label {l!r}: {row['note']}; its risk level is 'undefined'", stacklevel=2)
+        elif not enough:
+            why = (f"no cut-offs: {npat} positive {'patient' if groups is not None else 'row'}(s) in validation, fewer than "
+                   f"min_positive_patients={self.min_positive_patients}")
+            row['note'] = '; '.join(x for x in (row['note'], why) if x)
+            warnings.warn(f"label {l!r}: {why}; calibrated, but its risk level is 'undefined'", stacklevel=2)
+        row.update(positive_patients=npat, cut_offs=bool(enough))
         rows.append(dict(label=l, **row, brier_before=_brier(y, p), brier_after=_brier(y, q),
                          ece_before=expected_calibration_error(y, p, self.n_bins),
                          ece_after=expected_calibration_error(y, q, self.n_bins), **cuts))
     t = pd.DataFrame(rows).set_index('label')
-    first = ['fitted', 'n', 'positives', 'method', 'temperature', 'brier_before', 'brier_after', 'ece_before', 'ece_after',
+    first = ['fitted', 'cut_offs', 'n', 'positives', 'positive_patients', 'method', 'temperature', 'brier_before', 'brier_after', 'ece_before', 'ece_after',
              'low_cut', 'high_cut', 'overlap', 'sens_low', 'spec_high', 'frac_low', 'frac_intermediate', 'frac_high']
     self.table_ = t[first + [c for c in t.columns if c not in first]]
     return self
@@ -404,14 +417,14 @@ def level_table(Y, # true labels, n x K (0/1)
 def level_ordering(table:pd.DataFrame, # `level_table` output
                    min_positives:int=20, # judge only labels with at least this many events in all
                   ) -> pd.DataFrame:
-    "Per label: events, high and low event rates (events/rows), whether high > low (None: a level is empty); `judged`: enough positives."
+    "Per label: events in rows with a level, high and low event rates (events/rows), whether high > low (None: a level is empty); `judged`: enough events."
     rows = []
     for l in table.index.get_level_values('label').unique():
         t = table.loc[l]
         get = lambda lev, c: t.at[lev, c] if lev in t.index else (0 if c in ('n', 'events') else np.nan)
         hi, lo = get('high', 'event_rate'), get('low', 'event_rate')
-        ev = int(t['events'].sum())
-        rows.append(dict(label=l, events=ev, high=f"{get('high', 'events')}/{get('high', 'n')}", low=f"{get('low', 'events')}/{get('low', 'n')}",
+        ev = int(t.loc[[v for v in LEVELS if v in t.index], 'events'].sum())      # events among rows given a level
+        rows.append(dict(label=l, events=ev, undefined_rows=int(get('undefined', 'n')), high=f"{get('high', 'events')}/{get('high', 'n')}", low=f"{get('low', 'events')}/{get('low', 'n')}",
                          high_rate=hi, low_rate=lo, judged=ev >= min_positives,
                          high_above_low=bool(hi > lo) if get('high', 'n') > 0 and get('low', 'n') > 0 else None))
     return pd.DataFrame(rows).set_index('label').astype({'high_above_low': object})
