@@ -351,7 +351,8 @@ def from_dict(cls:RiskStratifier, d:dict) -> RiskStratifier:
     self.calibrators_ = {l: {k: (_unnum(v) if k in ('temperature', 'a', 'b') else v) for k, v in d['calibrators'][l].items()} for l in self.labels_}
     t = pd.DataFrame(d['table']).set_index('label')
     for c in t.columns:     # columns holding None / 'inf' back to floats
-        if t[c].dtype == object and c not in ('method', 'note'): t[c] = pd.to_numeric(t[c].map(_unnum))
+        if c not in ('method', 'note') and not (pd.api.types.is_numeric_dtype(t[c]) or pd.api.types.is_bool_dtype(t[c])):
+            t[c] = pd.to_numeric(t[c].map(_unnum))     # (object, or pandas' string dtype when a column is all 'inf'/None)
     self.table_ = t.loc[self.labels_]
     return self
 
