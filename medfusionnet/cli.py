@@ -173,8 +173,7 @@ def _held_out_report(res, strat, df, sc, rows, thr, n_boot:int, seed:int, out:Pa
         lt = level_table(Y, Q, lv, res.labels, groups=g)
         _save_fig(plot_reliability(Y, P, Q, res.labels, title=f'{sc.name}: {tag} patients'), out/'figures'/f'reliability_{tag}.png')
         _save_fig(plot_levels(lt), out/'figures'/f'risk_levels_{tag}.png')
-        rep.update(calibration=_metrics_records(cal), risk_levels=[{k: (None if isinstance(v, float) and np.isnan(v) else v)
-                   for k, v in r.items()} for r in lt.reset_index().to_dict(orient='records')])
+        rep.update(calibration=_metrics_records(cal), risk_levels=list(_metrics_records(lt.reset_index()).values()))
         pred = pd.concat([pred, pd.DataFrame(Q, columns=[f'cal_prob_{l}' for l in res.labels]),
                           lv.reset_index(drop=True).add_prefix('risk_')], axis=1)
         rep['_tables'] = (m, cal, lt)
@@ -360,7 +359,7 @@ def _cmd_explain(a):
 # %% ../nbs/09_cli.ipynb #0806e1e7
 def _cmd_cv(a):
     _mpl()
-    from medfusionnet.protocols import run_cv, cv_summary
+    from medfusionnet.protocols import run_cv, cv_summary, cv_risk_summary
     from medfusionnet.evaluate import format_ci
     out = Path(a.out)
     df, sc = dataset_from_args(a)
@@ -381,17 +380,14 @@ def _cmd_cv(a):
         write_csv_atomic(pd.concat([df[[sc.id_col]].reset_index(drop=True),
                                     pd.DataFrame(P, columns=[f'prob_{l}' for l in sc.label_cols])], axis=1), out/f'oof_{m}.csv', index=False)
     summ = cv_summary(cv)
-    risk = {}
-    if cv.get('risk'):
-        from medfusionnet.risk import level_ordering
+    risk, rs = {}, cv_risk_summary(cv)
+    if rs:
         lv = pd.concat({m: r['levels'] for m, r in cv['risk'].items()}, names=['model'])
         cal = pd.concat({m: r['calibration'] for m, r in cv['risk'].items()}, names=['model', 'label'])
-        order = {m: level_ordering(r['levels']) for m, r in cv['risk'].items()}
         write_csv_atomic(lv, out/'risk_levels.csv'); write_csv_atomic(cal, out/'calibration.csv')
         risk = dict(risk=dict(fitted='per fold, on the inner validation predictions; applied to the test fold',
-                              calibration_macro={m: r['calibration'].loc['macro', ['brier_before', 'brier_after', 'ece_before', 'ece_after']].astype(float).to_dict()
-                                                 for m, r in cv['risk'].items()},
-                              level_ordering={m: o.reset_index().to_dict(orient='records') for m, o in order.items()}))
+                              calibration_macro={m: s['calibration_macro'] for m, s in rs.items()},
+                              level_ordering={m: s['level_ordering'].reset_index().to_dict(orient='records') for m, s in rs.items()}))
     write_json_atomic(dict(dataset=sc.name, protocol={**cv['protocol'], 'thresholds': 'Youden J on an inner validation part of each training fold',
                                                        'ci': f'95% bootstrap over patients of the out-of-fold predictions ({a.n_boot} resamples)'},
                            command=getattr(a, 'command_line', None), machine=_machine(),
@@ -402,8 +398,8 @@ def _cmd_cv(a):
     for m, r in cv['pooled'].items(): print(f"\n{m}: pooled out-of-fold, 95% CI"); print(format_ci(r).to_string())
     if risk:
         print("\nrisk levels, stratifier fitted in each fold on its inner validation predictions: events/rows in high vs low")
-        for m, o in order.items():
-            j = o[o.judged]
+        for m, s in rs.items():
+            j = s['level_ordering'][s['level_ordering'].judged]
             v = j.high_above_low.map({True: 'ordered', False: 'REVERSED', None: 'no high or no low level'})
             print(f"{m}: high above low for {int((j.high_above_low == True).sum())} of {len(j)} labels with >= 20 events in rows given a level, "
                   f"reversed for {int((j.high_above_low == False).sum())}; "

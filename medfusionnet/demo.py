@@ -71,8 +71,8 @@ def _explain_ids(df, sc, res, test_rows, n:int, seed:int) -> list:
 
 def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log=print) -> dict:
     "Run the whole method on one dataset into `out`; returns the numbers and the report's markdown."
-    from medfusionnet.cli import summarise_dataset, train_run, rule_lister
-    from medfusionnet.protocols import run_cv, cv_summary
+    from medfusionnet.cli import summarise_dataset, train_run, rule_lister, _metrics_records
+    from medfusionnet.protocols import run_cv, cv_risk_summary
     from medfusionnet.select import UnivariateThresholdSelector, plot_top_features
     from medfusionnet import interpret as I
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -104,14 +104,11 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
            + (f", a loss per modality (weight {r['unimodal_loss']:g}) and modality dropout {r['modality_dropout']:g}" if r['unimodal_loss'] else '')
            + ".", '',
            _md_table(pooled), '']
-    from medfusionnet.risk import level_ordering
     cv_risk = {}
-    if 'medfusionnet' in cv.get('risk', {}):
-        rk = cv['risk']['medfusionnet']
-        order = level_ordering(rk['levels'])
+    if (rk := cv_risk_summary(cv).get('medfusionnet')):
+        order = rk['level_ordering']
         j = order[order.judged]
-        cv_risk = dict(calibration_macro=rk['calibration'].loc['macro', ['brier_before', 'brier_after', 'ece_before', 'ece_after']].astype(float).to_dict(),
-                       level_ordering=order.reset_index().to_dict(orient='records'))
+        cv_risk = dict(calibration_macro=rk['calibration_macro'], level_ordering=order.reset_index().to_dict(orient='records'))
         tab = order.assign(**{'high rate': order.high_rate.map(lambda x: '-' if pd.isna(x) else f'{x:.3f}'),
                               'low rate': order.low_rate.map(lambda x: '-' if pd.isna(x) else f'{x:.3f}'),
                               'high above low': order.high_above_low.map({True: 'yes', False: 'no', None: 'n/a (level empty)'})})
@@ -157,7 +154,6 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
            f"![risk levels]({_rel(figs/'risk_levels_test.png', out.parent)})", '']
     # 3. stage 1 on the same training patients
     t = time.time()
-    explained = {}
     sel = None
     if sc.numeric_cols:
         Xtr = df.iloc[sp['train']][sc.numeric_cols].astype(float)
@@ -209,8 +205,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     md += [f"Time: " + ', '.join(f"{k} {v:.0f} s" for k, v in times.items()) + '.', '']
     shutil.copy2(out/'run'/'predictions_test.csv', out/'predictions_test.csv')
     return dict(dataset=name, recipe=r, settings=s, summary=summ, seconds=times,
-                cv=dict(protocol=cv['protocol'], pooled={mm: {l: {k: (None if isinstance(v, float) and np.isnan(v) else v)
-                         for k, v in row.items()} for l, row in t_.to_dict(orient='index').items()} for mm, t_ in cv['pooled'].items()}),
+                cv=dict(protocol=cv['protocol'], pooled={mm: _metrics_records(t_) for mm, t_ in cv['pooled'].items()}),
                 cv_risk=cv_risk, test=test, risk=tr['risk'], explained=list(ex), markdown='\n'.join(md))
 
 # %% ../nbs/09b_demo.ipynb #388971e8

@@ -23,7 +23,7 @@ from .risk import RiskStratifier, level_table, calibration_report
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'TABULAR', 'tabular_baseline', 'MultiLabelTabular', 'permute_patient_labels', 'cv_model_names', 'run_cv',
-           'cv_summary']
+           'cv_summary', 'cv_risk_summary']
 
 # %% ../nbs/06b_protocols.ipynb #3f0be616
 def tabular_baseline(name:str, seed:int=0):
@@ -89,17 +89,17 @@ ABLATIONS = {'medfusionnet': {}, 'mfn-concat': dict(fusion='concat'), 'mfn-nofpn
              'mfn-tabular': dict(modalities=('tabular',)), 'mfn-text': dict(modalities=('text',))}
 TABULAR = ('lr', 'gb', 'rf')
 
+def _needs(name:str) -> set:
+    "The modalities a `run_cv` model needs."
+    if name.split('+')[0] in TABULAR: return {'tabular'}
+    if name == 'densenet121': return {'image'}
+    if name == 'late': return {'image', 'tabular'}
+    return set(ABLATIONS.get(name, {}).get('modalities', ()))
+
 def cv_model_names(schema:DatasetSchema|None=None) -> list:
     "Model names `run_cv` accepts (those that fit `schema`'s modalities when given)."
     names = list(TABULAR) + [f'{t}+stage1{n}' for t in TABULAR for n in (5,)] + list(ABLATIONS) + ['densenet121', 'late']
-    if schema is None: return names
-    mods = set(schema.modalities)
-    def ok(n):
-        if n in ('densenet121', 'late'): return 'image' in mods and (n != 'late' or 'tabular' in mods)
-        need = set(ABLATIONS.get(n, {}).get('modalities', ()))
-        if n in TABULAR or n.split('+')[0] in TABULAR: need = {'tabular'}
-        return need <= mods
-    return [n for n in names if ok(n)]
+    return names if schema is None else [n for n in names if _needs(n) <= set(schema.modalities)]
 
 def _check_model(name:str, schema:DatasetSchema):
     base = name.split('+')[0]
@@ -110,10 +110,7 @@ def _check_model(name:str, schema:DatasetSchema):
         return
     if name not in ABLATIONS and name not in ('densenet121', 'late'):
         raise MedFusionNetError(f"unknown model {name!r}; choose from {', '.join(cv_model_names())}")
-    need = set(ABLATIONS.get(name, {}).get('modalities', ()))
-    if name == 'densenet121': need = {'image'}
-    if name == 'late': need = {'image', 'tabular'}
-    if miss := need - set(schema.modalities):
+    if miss := _needs(name) - set(schema.modalities):
         raise MedFusionNetError(f"model {name!r} needs the {sorted(miss)} modality; {schema.name} has {schema.modalities}")
 
 # %% ../nbs/06b_protocols.ipynb #ee0e90eb
@@ -234,3 +231,9 @@ def cv_summary(cv:dict, metric:str='auroc') -> pd.DataFrame:
     out = g.pivot(index='label', columns='model', values='value')
     order = [l for l in f['label'].unique() if l not in ('macro', 'micro')] + ['macro', 'micro']
     return out.loc[[l for l in order if l in out.index], list(dict.fromkeys(f['model']))]
+
+def cv_risk_summary(cv:dict, min_positives:int=20) -> dict:
+    "Per model: macro Brier/ECE before and after calibration, and `level_ordering` of its cross-validated risk levels."
+    from medfusionnet.risk import level_ordering
+    return {m: dict(calibration_macro=r['calibration'].loc['macro', ['brier_before', 'brier_after', 'ece_before', 'ece_after']].astype(float).to_dict(),
+                    level_ordering=level_ordering(r['levels'], min_positives)) for m, r in (cv.get('risk') or {}).items()}
