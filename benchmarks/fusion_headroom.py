@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from medfusionnet.data import load_dataset
+from medfusionnet.datasets import load_dataset
 from medfusionnet.splits import multilabel_group_kfold
 
 run = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT/'runs'/'bench'/'cxr-sample')

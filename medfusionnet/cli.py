@@ -10,42 +10,13 @@ import argparse, json, os, shlex, sys, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
-from .data import load_dataset, load_csv
+from .external import *
+from .data import load_csv
+from .datasets import load_dataset, summarise_dataset
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)  # raised inside fastai
 
 # %% auto #0
-__all__ = ['write_json_atomic', 'write_csv_atomic', 'summarise_dataset', 'add_dataset_args', 'dataset_from_args', 'versions',
-           'rule_lister', 'train_run', 'build_parser', 'main']
-
-# %% ../nbs/09_cli.ipynb #a2f03a05
-def write_json_atomic(obj, fn):
-    "Write `obj` as JSON to `fn` through a temporary file in the same folder (so a crash leaves no half file)."
-    with atomic_path(fn) as tmp: tmp.write_text(json.dumps(obj, indent=2, default=_json_default))
-
-def write_csv_atomic(df:pd.DataFrame, fn, **kwargs):
-    "Write `df` as CSV to `fn` through a temporary file in the same folder."
-    with atomic_path(fn) as tmp: df.to_csv(tmp, **kwargs)
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)): return int(o)
-    if isinstance(o, (np.floating,)): return float(o)
-    if isinstance(o, Path): return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-# %% ../nbs/09_cli.ipynb #0b6a0722
-def summarise_dataset(name:str, data_dir=None) -> dict:
-    "Facts computed from dataset `name` as its loader reads it: rows, patients, per-label positives, missingness, images."
-    df, sc = load_dataset(name, data_dir)
-    out = dict(dataset=name, rows=len(df), patients=int(df[sc.group_col].nunique()), modalities=sc.modalities,
-               features=len(sc.feature_cols), labels={l: int(df[l].sum()) for l in sc.label_cols})
-    if sc.feature_cols: out['missing_fraction'] = round(float(df[sc.feature_cols].isna().to_numpy().mean()), 4)
-    if sc.image_col:
-        from PIL import Image
-        paths = [p for p in sc.image_paths(df) if p.exists()]
-        sizes = pd.Series([Image.open(p).size for p in paths[:2000]]).value_counts()
-        out.update(images=len(paths), image_sizes={f'{w}x{h}': int(n) for (w, h), n in sizes.items()})
-    out['notes'] = sc.notes
-    return out
+__all__ = ['add_dataset_args', 'dataset_from_args', 'train_run', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #65385ee9
 def _cmd_data(a):
@@ -119,38 +90,6 @@ def _cmd_select(a):
     return 0
 
 # %% ../nbs/09_cli.ipynb #0ca2f54e
-def versions() -> dict:
-    "Versions of what produced a result (recorded in every metrics.json)."
-    import platform, sklearn, torch, fastai, medfusionnet
-    return dict(medfusionnet=medfusionnet.__version__, python=platform.python_version(), torch=torch.__version__,
-                fastai=fastai.__version__, sklearn=sklearn.__version__, numpy=np.__version__, pandas=pd.__version__)
-
-def _machine() -> dict:
-    "Where a result was computed: CPU count, torch threads, GPU name (timings depend on them)."
-    import platform, torch
-    return dict(platform=platform.platform(), cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
-                gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
-
-def _metrics_records(res:pd.DataFrame) -> dict:
-    "A metrics table as `{row: {metric: value}}` with NaN written as null."
-    return {str(k): {c: (None if isinstance(v, float) and np.isnan(v) else v) for c, v in r.items()}
-            for k, r in res.to_dict(orient='index').items()}
-
-def _save_fig(fig, fn, dpi:int=110) -> str:
-    import matplotlib.pyplot as plt
-    Path(fn).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(fn, dpi=dpi, bbox_inches='tight'); plt.close(fig)
-    return str(fn)
-
-def rule_lister(selector, numeric_cols):
-    "rows -> one list of fired stage-1 rules per row, as 'label: rule' strings (for `explain_patients`); None without a selector."
-    if selector is None: return None
-    from medfusionnet.risk import fired_rules
-    def rules(rows):
-        fr = fired_rules(selector, rows[numeric_cols].astype(float))
-        return [[f"{l}: {x}" for l in fr.columns for x in fr.iloc[i][l]] for i in range(len(fr))]
-    return rules
-
 def _mpl():
     import matplotlib; matplotlib.use('Agg')
 
@@ -163,17 +102,17 @@ def _held_out_report(res, strat, df, sc, rows, thr, n_boot:int, seed:int, out:Pa
     d = df.iloc[rows]
     Y, P, g = d[res.labels].to_numpy(dtype=int), predict_fusion(res, df, rows), d[sc.group_col].to_numpy()
     m = evaluate_predictions(Y, P, res.labels, groups=g, thresholds=thr, n_boot=n_boot, seed=seed)
-    _save_fig(plot_roc_pr(Y, P, res.labels, title=f'{sc.name}: {tag} patients'), out/'figures'/f'roc_pr_{tag}.png')
-    rep = dict(metrics=_metrics_records(m), rows=len(d), patients=int(d[sc.group_col].nunique()))
+    save_fig(plot_roc_pr(Y, P, res.labels, title=f'{sc.name}: {tag} patients'), out/'figures'/f'roc_pr_{tag}.png')
+    rep = dict(metrics=metrics_records(m), rows=len(d), patients=int(d[sc.group_col].nunique()))
     pred = pd.concat([d[[sc.id_col]].reset_index(drop=True), pd.DataFrame(P, columns=[f'prob_{l}' for l in res.labels])], axis=1)
     if strat is not None:
         Q = strat.calibrate(P)
         cal = calibration_report(Y, P, Q, res.labels)
         lv = strat.levels(Q, calibrated=True)
         lt = level_table(Y, Q, lv, res.labels, groups=g)
-        _save_fig(plot_reliability(Y, P, Q, res.labels, title=f'{sc.name}: {tag} patients'), out/'figures'/f'reliability_{tag}.png')
-        _save_fig(plot_levels(lt), out/'figures'/f'risk_levels_{tag}.png')
-        rep.update(calibration=_metrics_records(cal), risk_levels=list(_metrics_records(lt.reset_index()).values()))
+        save_fig(plot_reliability(Y, P, Q, res.labels, title=f'{sc.name}: {tag} patients'), out/'figures'/f'reliability_{tag}.png')
+        save_fig(plot_levels(lt), out/'figures'/f'risk_levels_{tag}.png')
+        rep.update(calibration=metrics_records(cal), risk_levels=list(metrics_records(lt.reset_index()).values()))
         pred = pd.concat([pred, pd.DataFrame(Q, columns=[f'cal_prob_{l}' for l in res.labels]),
                           lv.reset_index(drop=True).add_prefix('risk_')], axis=1)
         rep['_tables'] = (m, cal, lt)
@@ -338,7 +277,7 @@ def _cmd_predict(a):
 # %% ../nbs/09_cli.ipynb #3f002d32
 def _cmd_explain(a):
     _mpl()
-    from medfusionnet.interpret import explain_patients
+    from medfusionnet.interpret import explain_patients, rule_lister
     res, _ = _run_model(a.run)
     df, sc = dataset_from_args(a)
     strat = _run_risk(a.run)
@@ -390,9 +329,9 @@ def _cmd_cv(a):
                               level_ordering={m: s['level_ordering'].reset_index().to_dict(orient='records') for m, s in rs.items()}))
     write_json_atomic(dict(dataset=sc.name, protocol={**cv['protocol'], 'thresholds': 'Youden J on an inner validation part of each training fold',
                                                        'ci': f'95% bootstrap over patients of the out-of-fold predictions ({a.n_boot} resamples)'},
-                           command=getattr(a, 'command_line', None), machine=_machine(),
+                           command=getattr(a, 'command_line', None), machine=machine(),
                            models=models, fusion_settings=fk['*'], seconds={**cv['seconds'], 'total': secs},
-                           fold_mean_sd_auroc=summ.to_dict(), pooled={m: _metrics_records(r) for m, r in cv['pooled'].items()},
+                           fold_mean_sd_auroc=summ.to_dict(), pooled={m: metrics_records(r) for m, r in cv['pooled'].items()},
                            **risk, versions=versions(), seed=a.seed), out/'metrics.json')
     print('AUROC per label, mean (SD) over test folds:'); print(summ.to_string())
     for m, r in cv['pooled'].items(): print(f"\n{m}: pooled out-of-fold, 95% CI"); print(format_ci(r).to_string())

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
+from .external import *
 
 # %% auto #0
-__all__ = ['CERVICAL_LABELS', 'CERVICAL_STD_TIME', 'CXR14_LABELS', 'CXR14_FEATURES', 'PRESETS', 'DataFormatError',
-           'DatasetSchema', 'validate', 'add_missing_indicators', 'load_cervical', 'split_findings', 'cxr14_features',
-           'load_chestxray14', 'load_csv', 'load_dataset']
+__all__ = ['CERVICAL_LABELS', 'CERVICAL_STD_TIME', 'CXR14_LABELS', 'CXR14_FEATURES', 'DataFormatError', 'DatasetSchema',
+           'validate', 'add_missing_indicators', 'load_cervical', 'split_findings', 'cxr14_features',
+           'load_chestxray14', 'load_csv']
 
 # %% ../nbs/01_data.ipynb #884dea8d
 class DataFormatError(MedFusionNetError, ValueError):
@@ -231,16 +232,3 @@ def load_csv(path, # the CSV file
                            text_col=text_col, notes=notes)
     if image_col is None: schema.image_root = None
     return validate(df, schema), schema
-
-# %% ../nbs/01_data.ipynb #a1fc0c0d
-def _load_iu_reports(data_dir=None, **kwargs): from .reports import load_iu_reports; return load_iu_reports(data_dir, **kwargs)
-PRESETS = {'cervical': load_cervical, 'chestxray14': load_chestxray14, 'nih-cxr14-sample': load_chestxray14,
-           'iu-xray-reports': _load_iu_reports}
-
-def load_dataset(name:str, data_dir=None, **kwargs) -> tuple:
-    "Load a preset by name (`cervical`, `chestxray14`, `nih-cxr14-sample`, `iu-xray-reports`) or a CSV file by path (kwargs as `load_csv`)."
-    if name in PRESETS:
-        f = PRESETS[name]
-        return f(data_dir, name=name, **kwargs) if f is load_chestxray14 else f(data_dir, **kwargs)
-    if str(name).endswith('.csv') or Path(name).is_file(): return load_csv(name, **kwargs)
-    raise UnknownDatasetError(f"unknown dataset {name!r}: presets are {', '.join(PRESETS)}, or give a CSV path")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json, shutil, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import MedFusionNetError
-from .data import load_dataset
+from .core import MedFusionNetError, save_fig, versions, write_json_atomic, metrics_records
+from .datasets import load_dataset, summarise_dataset
 
 # %% auto #0
 __all__ = ['RECIPES', 'QUICK', 'FULL', 'demo_dataset', 'markdown_to_html', 'run_demo']
@@ -46,9 +46,7 @@ def _pooled_table(pooled:dict, labels:list) -> pd.DataFrame:
                    **{l: _ci(rec[l], 'auroc') for l in labels}}
     return pd.DataFrame(rows).T
 
-def _save(fig, fn) -> str:
-    from medfusionnet.cli import _save_fig
-    return _save_fig(fig, fn, dpi=100)
+def _save(fig, fn) -> str: return save_fig(fig, fn, dpi=100)
 
 def _rel(fn, root) -> str: return Path(fn).relative_to(root).as_posix()
 
@@ -71,7 +69,7 @@ def _explain_ids(df, sc, res, test_rows, n:int, seed:int) -> list:
 
 def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log=print) -> dict:
     "Run the whole method on one dataset into `out`; returns the numbers and the report's markdown."
-    from medfusionnet.cli import summarise_dataset, train_run, rule_lister, _metrics_records
+    from medfusionnet.cli import train_run
     from medfusionnet.protocols import run_cv, cv_risk_summary
     from medfusionnet.select import UnivariateThresholdSelector, plot_top_features
     from medfusionnet import interpret as I
@@ -169,7 +167,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     # 4. explanations
     log(f"[{name}] explaining {s['n_explain']} test patient(s)")
     ids = _explain_ids(df, sc, res, sp['test'], s['n_explain'], seed)
-    rules_fn = rule_lister(sel, sc.numeric_cols)
+    rules_fn = I.rule_lister(sel, sc.numeric_cols)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         ex = I.explain_patients(res, df, sc, ids, out/'explain', stratifier=strat.levels if strat else None,
@@ -205,7 +203,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     md += [f"Time: " + ', '.join(f"{k} {v:.0f} s" for k, v in times.items()) + '.', '']
     shutil.copy2(out/'run'/'predictions_test.csv', out/'predictions_test.csv')
     return dict(dataset=name, recipe=r, settings=s, summary=summ, seconds=times,
-                cv=dict(protocol=cv['protocol'], pooled={mm: _metrics_records(t_) for mm, t_ in cv['pooled'].items()}),
+                cv=dict(protocol=cv['protocol'], pooled={mm: metrics_records(t_) for mm, t_ in cv['pooled'].items()}),
                 cv_risk=cv_risk, test=test, risk=tr['risk'], explained=list(ex), markdown='\n'.join(md))
 
 # %% ../nbs/09b_demo.ipynb #388971e8
@@ -227,7 +225,6 @@ def run_demo(out='runs/demo', # report folder (replaced when the new report is c
              seed:int=0, log=print) -> Path:
     "Run the method on each dataset and write `report.md`, `report.html`, `metrics.json` and per-dataset folders to `out`."
     import matplotlib; matplotlib.use('Agg')
-    from medfusionnet.cli import versions, write_json_atomic
     t0 = time.time()
     out = Path(out); tmp = out.with_name(out.name + '.partial')
     if tmp.exists(): shutil.rmtree(tmp)

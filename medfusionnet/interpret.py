@@ -14,7 +14,7 @@ import matplotlib, matplotlib.pyplot as plt
 import seaborn as sns
 import shap
 from fastai.data.core import TfmdDL
-from .core import MedFusionNetError, atomic_path
+from .core import MedFusionNetError, atomic_path, save_fig, write_json_atomic
 from .model import MODALITIES
 from .learner import FusionDataset, image_batch_tfms
 
@@ -22,7 +22,7 @@ from .learner import FusionDataset, image_batch_tfms
 __all__ = ['ExplainError', 'fusion_inputs', 'xray', 'fusion_logits', 'grad_cam', 'label_attention_maps', 'plot_overlays',
            'tabular_features', 'exact_shapley', 'tabular_shap', 'plot_shap_beeswarm', 'plot_shap_waterfall',
            'modality_shapley', 'plot_modality_shapley', 'label_self_attention', 'label_cooccurrence',
-           'plot_label_dependencies', 'explain_patients']
+           'plot_label_dependencies', 'rule_lister', 'explain_patients']
 
 # %% ../nbs/08_interpret.ipynb #acf279fe
 class ExplainError(MedFusionNetError, ValueError):
@@ -400,6 +400,16 @@ def plot_label_dependencies(attn:np.ndarray, cooc:np.ndarray, labels:list, kind:
     fig.tight_layout()
     return fig
 
+# %% ../nbs/08_interpret.ipynb #7fc4622a
+def rule_lister(selector, numeric_cols):
+    "rows -> one list of fired stage-1 rules per row, as 'label: rule' strings (for `explain_patients`); None without a selector."
+    if selector is None: return None
+    from medfusionnet.risk import fired_rules
+    def rules(rows):
+        fr = fired_rules(selector, rows[numeric_cols].astype(float))
+        return [[f"{l}: {x}" for l in fr.columns for x in fr.iloc[i][l]] for i in range(len(fr))]
+    return rules
+
 # %% ../nbs/08_interpret.ipynb #5181a42b
 def _safe(s) -> str: return re.sub(r'[^A-Za-z0-9_-]+', '_', str(s)).strip('_') or 'row'
 
@@ -412,9 +422,7 @@ def _levels(stratifier, P:np.ndarray):
     if L.shape != P.shape: raise ExplainError(f"stratifier returned shape {L.shape}, expected {P.shape} (rows x labels)")
     return L
 
-def _save(fig:plt.Figure, fn:Path) -> str:
-    with atomic_path(fn) as tmp: fig.savefig(tmp, dpi=110, bbox_inches='tight', format='png')
-    plt.close(fig); return fn.name
+def _save(fig:plt.Figure, fn:Path) -> str: return Path(save_fig(fig, fn)).name
 
 def explain_patients(res, # a `FusionResult` (model, prep, labels)
                      df:pd.DataFrame, schema, # the table and its schema
@@ -473,10 +481,10 @@ def explain_patients(res, # a `FusionResult` (model, prep, labels)
             d['top_features'] = {labels[k]: [dict(feature=sh.feature_names[j], value=None if np.isnan(sh.data[r, j]) else float(sh.data[r, j]),
                                                   shap=float(sh.values[r, j, k])) for j in np.argsort(-np.abs(sh.values[r, :, k]))[:n_features]]
                                  for k in range(len(labels))}
-        with atomic_path(out/f'{stem}.json') as tmp: Path(tmp).write_text(json.dumps(d, indent=1))
+        write_json_atomic(d, out/f'{stem}.json', indent=1)
         with atomic_path(out/f'{stem}.md') as tmp: Path(tmp).write_text(_patient_md(d))
         summary[pid] = d
-    with atomic_path(out/'summary.json') as tmp: Path(tmp).write_text(json.dumps(summary, indent=1))
+    write_json_atomic(summary, out/'summary.json', indent=1)
     return summary
 
 def _patient_md(d:dict) -> str:

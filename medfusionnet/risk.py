@@ -16,7 +16,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, roc_curve
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold
 from fastcore.basics import patch
-from .core import MedFusionNetError, atomic_path
+from .core import MedFusionNetError, write_json_atomic
 
 # %% auto #0
 __all__ = ['METHODS', 'LEVELS', 'RiskError', 'expected_calibration_error', 'fit_temperature', 'apply_temperature', 'fit_platt',
@@ -360,8 +360,7 @@ def from_dict(cls:RiskStratifier, d:dict) -> RiskStratifier:
 def save(self:RiskStratifier, path) -> Path:
     "Write `to_dict()` as JSON to `path`, atomically."
     path = Path(path)
-    text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
-    with atomic_path(path) as tmp: tmp.write_text(text)
+    write_json_atomic(self.to_dict(), path, indent=1, allow_nan=False)
     return path
 
 @patch(cls_method=True)

@@ -3,7 +3,7 @@ import json
 import pandas as pd, shutil
 from pathlib import Path
 import pytest
-from medfusionnet.core import find_dataset, cards_dir
+from medfusionnet.external import find_dataset, cards_dir
 
 
 def _one_error_line(r):
