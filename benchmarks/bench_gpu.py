@@ -46,8 +46,7 @@ def build(name:str, bs:int, size:int, device, seed:int=0):
     torch.manual_seed(seed)
     y = (torch.rand(bs, N_LABELS) < 0.1).float()
     if name == 'densenet121':
-        m = torchvision.models.densenet121(weights=None, num_classes=N_LABELS)
-        m.features.conv0 = nn.Conv2d(IMG_CH, m.features.conv0.out_channels, 7, stride=2, padding=3, bias=False)
+        m = create_model('densenet121', N_LABELS, img_ch=IMG_CH)      # the registry's baseline (one-channel stem)
         xb = (torch.randn(bs, IMG_CH, size, size),)
     else:
         m = create_model(name, N_LABELS, modalities=('image', 'tabular'), n_num=N_TAB, img_ch=IMG_CH)

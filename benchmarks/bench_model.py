@@ -32,8 +32,7 @@ def build(name:str, seed:int=0):
     torch.manual_seed(seed)
     y = (torch.rand(BS, N_LABELS) < 0.1).float()
     if name == 'densenet121':
-        m = torchvision.models.densenet121(weights=None, num_classes=N_LABELS)
-        m.features.conv0 = nn.Conv2d(1, 64, 7, stride=2, padding=3, bias=False)
+        m = create_model('densenet121', N_LABELS, img_ch=1)      # the registry's baseline (one-channel stem)
         return m, (torch.randn(BS, 1, SIZE, SIZE),), y
     m = create_model(name.split('_')[1], N_LABELS, modalities=('image', 'tabular'), n_num=N_TAB)
     return m, dummy_inputs(m, bs=BS, size=SIZE), y

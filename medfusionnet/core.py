@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['MedFusionNetError', 'UnknownDatasetError', 'DatasetNotFoundError', 'ChecksumError', 'DownloadError', 'project_root',
-           'atomic_path', 'write_json_atomic', 'write_csv_atomic', 'metrics_records', 'save_fig', 'versions', 'machine']
+__all__ = ['MedFusionNetError', 'UnknownDatasetError', 'DatasetNotFoundError', 'ChecksumError', 'DownloadError', 'TrainingError',
+           'project_root', 'atomic_path', 'write_json_atomic', 'write_csv_atomic', 'metrics_records', 'save_fig',
+           'versions', 'machine']
 
 # %% ../nbs/00_core.ipynb #9575c1e9
 class MedFusionNetError(Exception):
@@ -30,6 +31,9 @@ class ChecksumError(MedFusionNetError, ValueError):
 
 class DownloadError(DatasetNotFoundError):
     "A download failed (offline, moved, or corrupt on arrival)."
+
+class TrainingError(MedFusionNetError, RuntimeError):
+    "Training cannot go on: a non-finite loss, or a run folder that does not match the settings."
 
 # %% ../nbs/00_core.ipynb #d56c2136
 def project_root() -> Path|None:

@@ -17,9 +17,10 @@ from .core import MedFusionNetError
 from .layers import *
 
 # %% auto #0
-__all__ = ['MODALITIES', 'model_presets', 'model_variants', 'DenseTrunk', 'densenet121_state', 'DenseNet121Trunk', 'ImageEncoder',
-           'MedFusionNet', 'medfusionnet_tiny', 'medfusionnet_small', 'medfusionnet_base', 'create_model',
-           'dummy_inputs', 'count_params', 'count_macs', 'model_summary']
+__all__ = ['MODALITIES', 'model_presets', 'model_variants', 'baseline_models', 'DenseTrunk', 'densenet121_state',
+           'DenseNet121Trunk', 'ImageEncoder', 'MedFusionNet', 'medfusionnet_tiny', 'medfusionnet_small',
+           'medfusionnet_base', 'ImageOnly', 'densenet121_baseline', 'create_model', 'dummy_inputs', 'count_params',
+           'count_macs', 'model_summary']
 
 # %% ../nbs/04_model.ipynb #b2afec89
 class DenseTrunk(nn.Module):
@@ -375,10 +376,30 @@ def medfusionnet_base(n_labels, **kwargs):  return MedFusionNet(n_labels, **{**m
 
 model_variants = dict(tiny=medfusionnet_tiny, small=medfusionnet_small, base=medfusionnet_base)
 
-def create_model(name:str,      # 'tiny', 'small' or 'base'
-                 n_labels:int, **kwargs) -> MedFusionNet:
-    "A MedFusionNet variant by name (as the command line names them)."
-    if name not in model_variants: raise ModelConfigError(f"unknown model {name!r}; choose one of {list(model_variants)}")
+class ImageOnly(nn.Module):
+    "Wrap an image model so it takes the five fusion inputs `(image, tab_num, tab_cat, text, present)` and uses only the image."
+    def __init__(self, model:nn.Module): super().__init__(); self.model = model
+    def forward(self, image=None, tab_num=None, tab_cat=None, text=None, present=None): return self.model(image)
+
+def densenet121_baseline(n_labels:int, # outputs, one per label
+                         img_ch:int=1, # image channels (the first convolution is rebuilt for them)
+                        ) -> ImageOnly:
+    "torchvision DenseNet-121 (random init, `img_ch`-channel first convolution, `n_labels` outputs) taking the fusion inputs."
+    m = torchvision.models.densenet121(weights=None, num_classes=n_labels)
+    m.features.conv0 = nn.Conv2d(img_ch, 64, 7, stride=2, padding=3, bias=False)
+    nn.init.kaiming_normal_(m.features.conv0.weight)
+    return ImageOnly(m)
+
+baseline_models = dict(densenet121=densenet121_baseline)
+
+def create_model(name:str, # a MedFusionNet variant ('tiny', 'small', 'base') or a baseline ('densenet121')
+                 n_labels:int, # outputs, one per label
+                 **kwargs, # the variant's settings (a baseline takes only `img_ch`)
+                ) -> nn.Module:
+    "A model by name (as the command line names them): a MedFusionNet variant or an image-only baseline."
+    if name in baseline_models: return baseline_models[name](n_labels, img_ch=kwargs.get('img_ch', 1))
+    if name not in model_variants:
+        raise ModelConfigError(f"unknown model {name!r}; choose one of {list(model_variants) + list(baseline_models)}")
     return model_variants[name](n_labels, **kwargs)
 
 # %% ../nbs/04_model.ipynb #3b3b2c02

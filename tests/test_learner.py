@@ -1,4 +1,4 @@
-"Heavier checks of medfusionnet.learner (the cheap ones live in nbs/05_learner.ipynb): resume after a real kill, NaN, losses, every modality, the DenseNet-121 baseline, early stopping across a resume, loading in a fresh process, and (slow) DDP under torchrun."
+"Heavier checks of medfusionnet.learner (the cheap ones live in nbs/05e_learner.ipynb): resume after a real kill, NaN, losses, every modality, the DenseNet-121 baseline, early stopping across a resume, loading in a fresh process, and (slow) DDP under torchrun."
 import json, os, subprocess, sys, textwrap, time, warnings
 from pathlib import Path
 
@@ -18,35 +18,10 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 BIN = Path(sys.executable).parent
 SLOW = pytest.mark.skipif(os.environ.get('MEDFUSIONNET_SLOW') != '1', reason='slow: set MEDFUSIONNET_SLOW=1')
 
-# A small dataset with every modality, each label decided by one of them: a bright square in the image, a numeric
-# feature, a word in the report. Written out as source so the subprocesses below build exactly the same data.
-TOY = textwrap.dedent('''
-    import numpy as np, pandas as pd
-    from pathlib import Path
-    from PIL import Image
-    from medfusionnet.data import DatasetSchema
-
-    def make_toy(folder, n=120, seed=0, write=True):
-        "Table, schema, training and validation rows of a toy dataset with image, tabular and text (`write`: the images too)."
-        folder = Path(folder); (folder/'img').mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(seed)
-        y_img, x1, y_txt = rng.random(n) < 0.4, rng.normal(size=n), rng.random(n) < 0.3
-        for i in range(n):
-            a = rng.integers(0, 120, (32, 32)).astype(np.uint8)
-            if y_img[i]: a[8:20, 10:22] = 230
-            if write: Image.fromarray(a).save(folder/'img'/f'{i}.png')
-        words = np.array(['normal', 'study', 'clear', 'lungs', 'stable', 'chest'])
-        notes = [' '.join(rng.choice(words, 4)) + (' small effusion' if t else ' no change') for t in y_txt]   # same length
-        df = pd.DataFrame(dict(pid=np.arange(n), x1=x1, x2=rng.normal(size=n), site=rng.choice(['a', 'b'], n),
-                               note=notes, image=[f'{i}.png' for i in range(n)],
-                               bright=y_img.astype(int), high=(x1 > 0.2).astype(int), effusion=y_txt.astype(int)))
-        df.loc[rng.random(n) < 0.1, 'note'] = np.nan
-        df.loc[df.note.isna(), 'effusion'] = 0
-        schema = DatasetSchema('toy', 'pid', 'pid', ['bright', 'high', 'effusion'], ['x1', 'x2'], ['site'],
-                               image_col='image', image_root=folder/'img', text_col='note')
-        return df, schema, np.arange(int(n*0.75)), np.arange(int(n*0.75), n)
-''')
-exec(TOY)
+# A small dataset with every modality, each label decided by one of them (`medfusionnet.testing.toy_dataset`); the
+# subprocesses below import the same function, so they build exactly the same data.
+TOY = "from medfusionnet.testing import toy_dataset as make_toy\n"
+from medfusionnet.testing import toy_dataset as make_toy
 FIT = dict(epochs=3, bs=16, image_size=32, lr=3e-3, seed=0)
 
 
