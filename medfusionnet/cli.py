@@ -6,17 +6,20 @@ Docs: https://medfusionnet.github.io/medfusionnet/cli.html.md"""
 
 # %% ../nbs/09c_cli.ipynb #50bbe7c9
 from __future__ import annotations
-import argparse, json, os, shlex, sys, tempfile, time, warnings
+import argparse, dataclasses, inspect, json, os, shlex, sys, tempfile, time, types, typing, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
 from .external import *
 from .data import load_csv
 from .datasets import load_dataset, summarise_dataset
+from fastcore.docments import docments
+from .settings import TrainSettings
+from .run import RunFolder, train_run, held_out_report, cv_run
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)  # raised inside fastai
 
 # %% auto #0
-__all__ = ['add_dataset_args', 'dataset_from_args', 'train_run', 'build_parser', 'main']
+__all__ = ['add_dataset_args', 'dataset_from_args', 'add_options', 'settings_from_args', 'options_of', 'build_parser', 'main']
 
 # %% ../nbs/09c_cli.ipynb #65385ee9
 def _cmd_data(a):
@@ -89,137 +92,70 @@ def _cmd_select(a):
     print(r[['label', 'feature', 'direction', 'threshold', 'J', 'q']].to_string(index=False))
     return 0
 
-# %% ../nbs/09c_cli.ipynb #0ca2f54e
+# %% ../nbs/09c_cli.ipynb #287ce21a
+def _option(q, name:str, info:dict, flag:str|None=None):
+    "Add one option for parameter `name` (docments `info`: anno, default, docment) to parser or group `q`."
+    anno, default, doc = info['anno'], info['default'], info['docment'] or ''
+    flag = flag or '--' + name.replace('_', '-')
+    if typing.get_origin(anno) in (typing.Union, types.UnionType):
+        anno = next(t for t in typing.get_args(anno) if t is not type(None))
+    kw = dict(dest=name, default=default, help=doc)
+    if anno is bool:
+        if default: return q.add_argument('--no-' + flag[2:], action='store_false', **{**kw, 'help': f'turn off: {doc}'})
+        return q.add_argument(flag, action='store_true', **kw)
+    if typing.get_origin(anno) is typing.Literal: kw.update(choices=list(typing.get_args(anno)))
+    elif anno in (int, float, str): kw.update(type=anno)
+    if default is not None and not (isinstance(default, str) and default in doc):
+        kw['help'] = f"{doc} (default: {default})"
+    return q.add_argument(flag, **kw)
+
+def add_options(q, # an argparse parser or argument group
+                obj, # a docmented function or dataclass
+                skip=(), # parameters not offered as options
+                rename:dict|None=None, # parameter -> option name, where it differs from `--the-name`
+               ) -> list:
+    "Add an option per docmented parameter of `obj` (name, type, default and help from its signature); returns their names."
+    names = []
+    for name, info in docments(obj, full=True, eval_str=True, returns=False).items():
+        if name in skip or info['kind'] in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL): continue
+        _option(q, name, info, (rename or {}).get(name)); names.append(name)
+    return names
+
+def settings_from_args(a) -> TrainSettings:
+    "The `TrainSettings` an argparse namespace holds (the options `add_options(q, TrainSettings)` made)."
+    return TrainSettings(**{f.name: getattr(a, f.name) for f in dataclasses.fields(TrainSettings)})
+
+def options_of(a, fn, skip=()) -> dict:
+    "The parsed values of `fn`'s parameters that are options in namespace `a`."
+    return {k: getattr(a, k) for k in inspect.signature(fn).parameters if k not in skip and hasattr(a, k)}
+
+# %% ../nbs/09c_cli.ipynb #74cca8c1
 def _mpl():
     import matplotlib; matplotlib.use('Agg')
-
-# %% ../nbs/09c_cli.ipynb #1f3da805
-def _held_out_report(res, strat, df, sc, rows, thr, n_boot:int, seed:int, out:Path, tag:str) -> dict:
-    "Metrics, calibration and risk levels of the run's model on held-out `rows`; figures into `out/figures`."
-    from medfusionnet.learner import predict_fusion
-    from medfusionnet.evaluate import evaluate_predictions, plot_roc_pr
-    from medfusionnet.risk import calibration_report, level_table, plot_reliability, plot_levels
-    d = df.iloc[rows]
-    Y, P, g = d[res.labels].to_numpy(dtype=int), predict_fusion(res, df, rows), d[sc.group_col].to_numpy()
-    m = evaluate_predictions(Y, P, res.labels, groups=g, thresholds=thr, n_boot=n_boot, seed=seed)
-    save_fig(plot_roc_pr(Y, P, res.labels, title=f'{sc.name}: {tag} patients'), out/'figures'/f'roc_pr_{tag}.png')
-    rep = dict(metrics=metrics_records(m), rows=len(d), patients=int(d[sc.group_col].nunique()))
-    pred = pd.concat([d[[sc.id_col]].reset_index(drop=True), pd.DataFrame(P, columns=[f'prob_{l}' for l in res.labels])], axis=1)
-    if strat is not None:
-        Q = strat.calibrate(P)
-        cal = calibration_report(Y, P, Q, res.labels)
-        lv = strat.levels(Q, calibrated=True)
-        lt = level_table(Y, Q, lv, res.labels, groups=g)
-        save_fig(plot_reliability(Y, P, Q, res.labels, title=f'{sc.name}: {tag} patients'), out/'figures'/f'reliability_{tag}.png')
-        save_fig(plot_levels(lt), out/'figures'/f'risk_levels_{tag}.png')
-        rep.update(calibration=metrics_records(cal), risk_levels=list(metrics_records(lt.reset_index()).values()))
-        pred = pd.concat([pred, pd.DataFrame(Q, columns=[f'cal_prob_{l}' for l in res.labels]),
-                          lv.reset_index(drop=True).add_prefix('risk_')], axis=1)
-        rep['_tables'] = (m, cal, lt)
-    else: rep['_tables'] = (m, None, None)
-    write_csv_atomic(pred, out/f'predictions_{tag}.csv', index=False)
-    return rep
-
-def train_run(df:pd.DataFrame, sc, out, # the table, its schema, the run folder
-              model:str='tiny', image_size:int=64, epochs:int=10, lr:float=3e-3, bs:int=64, loss:str='bce',
-              stage1:int=5, # stage-1 features per label (0: all features, no rules)
-              fusion:str='attention', patience:int|None=None,
-              unimodal_loss:float=0., modality_dropout:float=0., # see `medfusionnet.learner.UnimodalLoss` / `ModalityDropout`
-              valid:float=0.2, test:float=0.2, # patient fractions held out for validation and for test
-              seed:int=0, n_boot:int=1000, risk:bool=True, sens_target:float=0.95, spec_target:float=0.95,
-              min_positive_patients:int=5, # a label gets risk cut-offs only with this many positive validation patients
-              resume:bool=False, config:dict|None=None, # settings recorded in config.json (default: these arguments)
-             ) -> dict:
-    "`medfusionnet train` as a function: train, fit thresholds and risk levels on validation, report on test; returns metrics.json's content."
-    from medfusionnet.splits import patient_split
-    from medfusionnet.learner import fit_fusion, predict_fusion, save_fusion
-    from medfusionnet.evaluate import choose_thresholds
-    from medfusionnet.risk import RiskStratifier
-    out = Path(out)
-    if (out/'metrics.json').exists() and not resume:
-        raise MedFusionNetError(f"{out} already holds a finished run (metrics.json): choose another --out")
-    sp = patient_split(df, sc, valid=valid, test=test, seed=seed)
-    if config is None: config = dict(dataset=sc.name, model=model, image_size=image_size, epochs=epochs, lr=lr, bs=bs, loss=loss,
-                                     stage1=stage1, fusion=fusion, patience=patience, unimodal_loss=unimodal_loss,
-                                     modality_dropout=modality_dropout, valid=valid, test=test, seed=seed,
-                                     n_boot=n_boot, risk=risk, sens_target=sens_target, spec_target=spec_target,
-                                     min_positive_patients=min_positive_patients)
-    write_json_atomic(config, out/'config.json')
-    write_json_atomic({k: sorted(map(str, df.iloc[v][sc.group_col].unique())) for k, v in sp.items()}, out/'split.json')
-    write_json_atomic(sc.to_dict(), out/'schema.json')
-    res = fit_fusion(df, sc, sp['train'], sp['valid'], model=model, image_size=image_size, epochs=epochs, lr=lr,
-                     bs=bs, loss=loss, stage1_features=stage1 or None, seed=seed, run_dir=out/'train',
-                     resume=resume, early_stopping=patience,
-                     **({} if model == 'densenet121' else dict(fusion=fusion, unimodal_loss=unimodal_loss, modality_dropout=modality_dropout)))
-    save_fusion(res, out/'model')
-    va = sp['valid']; Yv = sc.labels(df)[va]
-    Pv = predict_fusion(res, df, va)
-    thr = choose_thresholds(Yv, Pv, sc.label_cols)
-    write_json_atomic(thr, out/'thresholds.json')
-    strat = None
-    if risk:
-        strat = RiskStratifier(sens_target=sens_target, spec_target=spec_target, seed=seed,
-                               min_positive_patients=min_positive_patients).fit(
-            Yv, Pv, sc.label_cols, groups=df[sc.group_col].to_numpy()[va])
-        strat.save(out/'risk.json')
-    rv = _held_out_report(res, strat, df, sc, va, thr, n_boot, seed, out, 'valid')
-    rt = _held_out_report(res, strat, df, sc, sp['test'], thr, n_boot, seed, out, 'test') if len(sp['test']) else None
-    n = lambda rows: dict(rows=len(rows), patients=int(df.iloc[rows][sc.group_col].nunique()))
-    tables = {k: r.pop('_tables') for k, r in (('valid', rv), ('test', rt)) if r is not None}
-    m = dict(dataset=sc.name,
-             protocol=dict(kind='patient-grouped train/validation/test split', fractions=dict(valid=valid, test=test),
-                           seed=seed, train=n(sp['train']), valid=n(va), test=n(sp['test']),
-                           thresholds='Youden J on the validation patients',
-                           risk=('calibration and risk cut-offs fitted on the validation patients '
-                                 f'(sensitivity >= {sens_target}, specificity >= {spec_target})') if risk else None,
-                           ci=f'95% bootstrap over patients ({n_boot} resamples)',
-                           headline='test' if rt else 'valid (optimistic: thresholds were chosen on it; use --test)'),
-             model=res.config, metrics=(rt or rv)['metrics'], test=rt, valid=rv,
-             risk=strat.table_.reset_index().to_dict(orient='records') if strat else None,
-             versions=versions(), seed=seed)
-    write_json_atomic(m, out/'metrics.json')
-    return {**m, '_tables': tables['test' if rt else 'valid'], '_result': res, '_stratifier': strat, '_split': sp}
 
 def _cmd_train(a):
     _mpl()
     from medfusionnet.evaluate import format_ci
     df, sc = dataset_from_args(a)
     cfg = {k: v for k, v in vars(a).items() if k not in ('func', 'command_line')} | {'command': getattr(a, 'command_line', None)}
-    r = train_run(df, sc, a.out, model=a.model, image_size=a.image_size, epochs=a.epochs, lr=a.lr, bs=a.bs, loss=a.loss,
-                  stage1=a.stage1, fusion=a.fusion, patience=a.patience, unimodal_loss=a.unimodal_loss,
-                  modality_dropout=a.modality_dropout, valid=a.valid, test=a.test, seed=a.seed,
-                  n_boot=a.n_boot, risk=a.risk, sens_target=a.sens_target, spec_target=a.spec_target,
-                  min_positive_patients=a.min_positive_patients, resume=a.resume, config=cfg)
-    m, cal, lt = r['_tables']
-    print(f"{'test' if r['test'] else 'validation'} patients: AUROC / AUPRC with 95% CIs"); print(format_ci(m).to_string())
+    r = train_run(df, sc, a.out, settings_from_args(a), **options_of(a, train_run, skip=('out',)), config=cfg)
+    m, cal, lt = r.headline_tables
+    print(f"{'test' if r.headline == 'test' else 'validation'} patients: AUROC / AUPRC with 95% CIs"); print(format_ci(m).to_string())
     if cal is not None:
         print("\ncalibration (Brier, ECE) before -> after:"); print(cal.round(4).to_string())
         print("\nrisk levels: observed event rate with 95% CI"); print(lt.round(3).to_string())
     print(f"\nrun folder: {a.out}")
     return 0
 
-# %% ../nbs/09c_cli.ipynb #6d2f207b
-def _run_model(run):
-    run = Path(run)
-    if not (run/'model'/'config.json').exists():
-        raise MedFusionNetError(f"{run}: not a finished run folder (no model/config.json); train with `medfusionnet train --out {run}`")
-    from medfusionnet.learner import load_fusion
-    return load_fusion(run/'model'), json.loads((run/'thresholds.json').read_text()) if (run/'thresholds.json').exists() else None
-
-def _run_risk(run):
-    "The run's fitted `RiskStratifier` (None for a run trained with --no-risk)."
-    from medfusionnet.risk import RiskStratifier
-    return RiskStratifier.load(Path(run)/'risk.json') if (Path(run)/'risk.json').exists() else None
-
 def _cmd_evaluate(a):
     _mpl()
     from medfusionnet.evaluate import format_ci
-    res, thr = _run_model(a.run)
+    run = RunFolder(a.run)
+    res, thr = run.load_model(), run.thresholds()
     df, sc = dataset_from_args(a)
     missing = [l for l in res.labels if l not in df.columns]
     if missing: raise MedFusionNetError(f"{sc.name}: label column(s) {missing} of the model are not in the data")
-    split = json.loads((Path(a.run)/'split.json').read_text()) if (Path(a.run)/'split.json').exists() else {}
-    seen = set(split.get('train', [])) | set(split.get('valid', []))
+    seen = run.seen_patients()
     overlap = int(df[sc.group_col].astype(str).isin(seen).sum())
     if overlap and not a.include_seen:
         keep = ~df[sc.group_col].astype(str).isin(seen)
@@ -227,9 +163,8 @@ def _cmd_evaluate(a):
               f"(--include-seen keeps them)", file=sys.stderr)
         df = df[keep.to_numpy()].reset_index(drop=True)
     if len(df) == 0: raise MedFusionNetError(f"{sc.name}: no rows of unseen patients to evaluate")
-    out = Path(a.run)/f'evaluate-{sc.name}'
-    rep = _held_out_report(res, _run_risk(a.run), df, sc, np.arange(len(df)), thr, a.n_boot, 0, out, 'evaluated')
-    m, cal, lt = rep.pop('_tables')
+    out = run/f'evaluate-{sc.name}'
+    rep, (m, cal, lt) = held_out_report(res, run.stratifier(), df, sc, np.arange(len(df)), thr, a.n_boot, 0, out, 'evaluated')
     write_json_atomic(dict(dataset=sc.name, rows_of_seen_patients_included=overlap if a.include_seen else 0,
                            thresholds='from the run (chosen on its validation patients)', **rep, versions=versions()),
                       out/'metrics.json')
@@ -238,7 +173,7 @@ def _cmd_evaluate(a):
     print(f"\nwrote {out/'metrics.json'}")
     return 0
 
-# %% ../nbs/09c_cli.ipynb #c1549296
+# %% ../nbs/09c_cli.ipynb #0bf14882
 def _table_for_prediction(a, schema:dict) -> pd.DataFrame:
     "The rows to predict: a preset's table, or a CSV that needs the model's input columns but no labels."
     if not (a.dataset.endswith('.csv') or Path(a.dataset).is_file()):
@@ -260,30 +195,30 @@ def _table_for_prediction(a, schema:dict) -> pd.DataFrame:
 
 def _cmd_predict(a):
     from medfusionnet.learner import predict_fusion
-    res, thr = _run_model(a.run)
-    schema = json.loads((Path(a.run)/'schema.json').read_text())
+    run = RunFolder(a.run)
+    res, schema = run.load_model(), run.schema()
     df = _table_for_prediction(a, schema)
     P = predict_fusion(res, df, image_root=a.image_root)
     if not np.isfinite(P).all(): raise MedFusionNetError("the model produced non-finite probabilities")
     out = pd.concat([df[[schema['id_col']]].reset_index(drop=True),
                      pd.DataFrame(P, columns=[f'prob_{l}' for l in res.labels])], axis=1)
-    if (strat := _run_risk(a.run)) is not None:    # calibrated probability and risk level per label
+    if (strat := run.stratifier()) is not None:    # calibrated probability and risk level per label
         rf = strat.risk_frame(P).reset_index(drop=True)
         out = pd.concat([out, rf.filter(like='prob_').add_prefix('cal_'), rf.filter(like='risk_')], axis=1)
     write_csv_atomic(out, a.out, index=False)
     print(f"{len(out)} rows -> {a.out}")
     return 0
 
-# %% ../nbs/09c_cli.ipynb #3f002d32
+# %% ../nbs/09c_cli.ipynb #1c1ff6d7
 def _cmd_explain(a):
     _mpl()
     from medfusionnet.interpret import explain_patients, rule_lister
-    res, _ = _run_model(a.run)
+    run = RunFolder(a.run)
+    res = run.load_model()
     df, sc = dataset_from_args(a)
-    strat = _run_risk(a.run)
+    strat = run.stratifier()
     rules = rule_lister(res.prep.selector_, sc.numeric_cols)
-    split = json.loads((Path(a.run)/'split.json').read_text()) if (Path(a.run)/'split.json').exists() else {}
-    train_p = set(split.get('train', []))
+    train_p = set(run.split().get('train', []))
     bg = df[df[sc.group_col].astype(str).isin(train_p)] if train_p else None   # SHAP background: training patients
     out = Path(a.out) if a.out else Path(a.run)/'explain'
     summ = explain_patients(res, df, sc, _csv_list(a.ids), out, stratifier=strat.levels if strat else None,
@@ -295,58 +230,28 @@ def _cmd_explain(a):
     print(f"explanations in {out}")
     return 0
 
-# %% ../nbs/09c_cli.ipynb #0806e1e7
+# %% ../nbs/09c_cli.ipynb #995f66ca
 def _cmd_cv(a):
     _mpl()
-    from medfusionnet.protocols import run_cv, cv_summary, cv_risk_summary
     from medfusionnet.evaluate import format_ci
-    out = Path(a.out)
     df, sc = dataset_from_args(a)
-    models = _csv_list(a.models)
-    fk = {'*': dict(model=a.variant, image_size=a.image_size, epochs=a.epochs, lr=a.lr, bs=a.bs, loss=a.loss,
-                    stage1_features=a.stage1 or None, early_stopping=a.patience)}
-    fk['densenet121'] = {**fk['*'], 'model': 'densenet121'}
-    fk['*'].update(fusion=a.fusion, unimodal_loss=a.unimodal_loss, modality_dropout=a.modality_dropout)
-    t0 = time.time()
-    cv = run_cv(df, sc, models=models, n_splits=a.folds, n_repeats=a.repeats, seed=a.seed,
-                permute_labels=a.permute_labels, n_boot=a.n_boot, fusion_kwargs=fk,
-                risk=dict(min_positive_patients=a.min_positive_patients) if a.risk else False)
-    secs = time.time() - t0
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv_atomic(cv['folds'], out/'folds.csv', index=False)
-    if cv.get('late_weights') is not None: write_csv_atomic(cv['late_weights'].rename_axis(['repeat', 'fold']), out/'late_weights.csv')
-    for m, P in cv['oof'].items():
-        write_csv_atomic(pd.concat([df[[sc.id_col]].reset_index(drop=True),
-                                    pd.DataFrame(P, columns=[f'prob_{l}' for l in sc.label_cols])], axis=1), out/f'oof_{m}.csv', index=False)
-    summ = cv_summary(cv)
-    risk, rs = {}, cv_risk_summary(cv)
+    r = cv_run(df, sc, a.out, _csv_list(a.models), settings_from_args(a), **options_of(a, cv_run, skip=('out', 'models', 'command')),
+               command=getattr(a, 'command_line', None))
+    cv, rs = r['cv'], r['risk_summary']
+    print('AUROC per label, mean (SD) over test folds:'); print(r['summary'].to_string())
+    for m, t in cv['pooled'].items(): print(f"\n{m}: pooled out-of-fold, 95% CI"); print(format_ci(t).to_string())
     if rs:
-        lv = pd.concat({m: r['levels'] for m, r in cv['risk'].items()}, names=['model'])
-        cal = pd.concat({m: r['calibration'] for m, r in cv['risk'].items()}, names=['model', 'label'])
-        write_csv_atomic(lv, out/'risk_levels.csv'); write_csv_atomic(cal, out/'calibration.csv')
-        risk = dict(risk=dict(fitted='per fold, on the inner validation predictions; applied to the test fold',
-                              calibration_macro={m: s['calibration_macro'] for m, s in rs.items()},
-                              level_ordering={m: s['level_ordering'].reset_index().to_dict(orient='records') for m, s in rs.items()}))
-    write_json_atomic(dict(dataset=sc.name, protocol={**cv['protocol'], 'thresholds': 'Youden J on an inner validation part of each training fold',
-                                                       'ci': f'95% bootstrap over patients of the out-of-fold predictions ({a.n_boot} resamples)'},
-                           command=getattr(a, 'command_line', None), machine=machine(),
-                           models=models, fusion_settings=fk['*'], seconds={**cv['seconds'], 'total': secs},
-                           fold_mean_sd_auroc=summ.to_dict(), pooled={m: metrics_records(r) for m, r in cv['pooled'].items()},
-                           **risk, versions=versions(), seed=a.seed), out/'metrics.json')
-    print('AUROC per label, mean (SD) over test folds:'); print(summ.to_string())
-    for m, r in cv['pooled'].items(): print(f"\n{m}: pooled out-of-fold, 95% CI"); print(format_ci(r).to_string())
-    if risk:
         print("\nrisk levels, stratifier fitted in each fold on its inner validation predictions: events/rows in high vs low")
         for m, s in rs.items():
             j = s['level_ordering'][s['level_ordering'].judged]
             v = j.high_above_low.map({True: 'ordered', False: 'REVERSED', None: 'no high or no low level'})
             print(f"{m}: high above low for {int((j.high_above_low == True).sum())} of {len(j)} labels with >= 20 events in rows given a level, "
                   f"reversed for {int((j.high_above_low == False).sum())}; "
-                  + ', '.join(f"{l} {r.high} vs {r.low} ({v[l]})" for l, r in j.iterrows()))
-    print(f"\n{secs:.0f} s; results in {out}")
+                  + ', '.join(f"{l} {r_.high} vs {r_.low} ({v[l]})" for l, r_ in j.iterrows()))
+    print(f"\n{r['seconds']:.0f} s; results in {a.out}")
     return 0
 
-# %% ../nbs/09c_cli.ipynb #55b218cc
+# %% ../nbs/09c_cli.ipynb #7008ab98
 def build_parser() -> argparse.ArgumentParser:
     "The `medfusionnet` argument parser (one subparser per subcommand)."
     p = argparse.ArgumentParser(prog='medfusionnet', description='Multi-label medical risk stratification from images, '
@@ -372,37 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument('--missing-indicators', action='store_true', help='missingness of each feature as a candidate too')
     q.add_argument('--plots', help='folder for the heatmap and per-label bar charts (PNG)')
     q.set_defaults(func=_cmd_select)
-    def _train_args(q):
-        q.add_argument('--epochs', type=int, default=10, help='one-cycle epochs (default 10)')
-        q.add_argument('--lr', type=float, default=3e-3, help='peak learning rate (default 3e-3)')
-        q.add_argument('--bs', type=int, default=64, help='batch size (default 64)')
-        q.add_argument('--image-size', type=int, default=64, help='training image side in pixels (default 64)')
-        q.add_argument('--loss', default='bce', choices=['bce', 'focal', 'asl'], help='bce = positive-weighted BCE')
-        q.add_argument('--stage1', type=int, default=5, help='stage-1 features kept per label (0: all numeric features, no rules)')
-        q.add_argument('--patience', type=int, help='early stopping patience in epochs (default: off)')
-        q.add_argument('--fusion', default='attention', choices=['attention', 'concat'],
-                       help='MedFusionNet fusion: transformer over all tokens, or pool each modality + concat (ablation)')
-        q.add_argument('--unimodal-loss', type=float, default=0., metavar='W',
-                       help='MedFusionNet: add W x the loss of a head per modality (deep supervision; default 0: off)')
-        q.add_argument('--modality-dropout', type=float, default=0., metavar='P',
-                       help='MedFusionNet: hide each modality of a training row with chance P (default 0: off)')
-        q.add_argument('--seed', type=int, default=0)
-        q.add_argument('--n-boot', type=int, default=1000, help='patient-bootstrap resamples for the CIs')
     t = sub.add_parser('train', help='train MedFusionNet (holds out validation patients itself) into a run folder',
-                       description='Train a model on a dataset: a patient-grouped validation part is held out, used for '
-                       'thresholds and reported with bootstrap CIs.')
+                       description='Train a model on a dataset: patient-grouped validation and test parts are held out; '
+                       'thresholds, calibration and risk levels are fitted on validation and reported on test, with bootstrap CIs.')
     add_dataset_args(t)
     t.add_argument('--out', required=True, help='run folder')
-    t.add_argument('--model', default='tiny', choices=['tiny', 'small', 'base', 'densenet121'])
-    t.add_argument('--valid', type=float, default=0.2, help='fraction of patients held out for validation (default 0.2)')
-    t.add_argument('--test', type=float, default=0.2, help='fraction of patients held out for the test report (default 0.2; 0: none)')
-    t.add_argument('--no-risk', dest='risk', action='store_false', help='skip calibration and risk levels')
-    t.add_argument('--sens-target', type=float, default=0.95, help='"low" risk keeps this sensitivity (default 0.95)')
-    t.add_argument('--spec-target', type=float, default=0.95, help='"high" risk keeps this specificity (default 0.95)')
-    t.add_argument('--min-positive-patients', type=int, default=5, metavar='N',
-                   help="risk levels only for labels with at least N positive validation patients (others: 'undefined'; default 5)")
-    t.add_argument('--resume', action='store_true', help='continue an interrupted run in --out from its last checkpoint')
-    _train_args(t); t.set_defaults(func=_cmd_train)
+    add_options(t.add_argument_group('training (TrainSettings)'), TrainSettings)
+    add_options(t.add_argument_group('the run (train_run)'), train_run, skip=('df', 'sc', 'out', 'settings', 'config'))
+    t.set_defaults(func=_cmd_train)
     e = sub.add_parser('evaluate', help="score a run's model on a dataset (rows of patients it has seen are left out)",
                        description="Score a trained run on a labelled dataset, with the run's thresholds.")
     e.add_argument('--run', required=True, help='run folder made by `medfusionnet train`')
@@ -421,14 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument('--models', default='medfusionnet,lr,gb,rf', help='comma-separated: lr, gb, rf (or e.g. lr+stage15), medfusionnet, the ablations '
                    'mfn-concat, mfn-nofpn, mfn-noqueries, mfn-image, mfn-tabular, mfn-text, densenet121 (image only), '
                    'late (late fusion of densenet121 and lr)')
-    c.add_argument('--variant', default='tiny', choices=['tiny', 'small', 'base'], help='MedFusionNet variant')
-    c.add_argument('--folds', type=int, default=5); c.add_argument('--repeats', type=int, default=1)
-    c.add_argument('--permute-labels', action='store_true', help='label-permutation control: every model must score ~0.5')
     c.add_argument('--out', required=True, help='results folder')
-    c.add_argument('--no-risk', dest='risk', action='store_false', help='skip the per-fold calibration and risk levels')
-    c.add_argument('--min-positive-patients', type=int, default=5, metavar='N',
-                   help="risk levels only for labels with at least N positive patients in a fold's inner validation (default 5)")
-    _train_args(c); c.set_defaults(func=_cmd_cv)
+    add_options(c.add_argument_group('training of MedFusionNet, its ablations and densenet121 (TrainSettings)'), TrainSettings,
+                rename={'model': '--variant'})
+    add_options(c.add_argument_group('the cross-validation (cv_run)'), cv_run, skip=('df', 'sc', 'out', 'models', 'settings', 'command'))
+    c.set_defaults(func=_cmd_cv)
     m = sub.add_parser('demo', help='run the main job on the shipped data and write a report folder',
                        description='Run the whole method (stage 1, cross-validated comparison, training, risk levels, '
                        'explanations) on the default data (cervical + the NIH 64 px sample) and write a report.')

@@ -6,14 +6,15 @@ Docs: https://medfusionnet.github.io/medfusionnet/demo.html.md"""
 
 # %% ../nbs/09b_demo.ipynb #18c446f5
 from __future__ import annotations
-import json, shutil, time, warnings
+import contextlib, dataclasses, json, shutil, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import MedFusionNetError, save_fig, versions, write_json_atomic, metrics_records
 from .datasets import load_dataset, summarise_dataset
+from .settings import TrainSettings
 
 # %% auto #0
-__all__ = ['RECIPES', 'QUICK', 'FULL', 'demo_dataset', 'markdown_to_html', 'run_demo']
+__all__ = ['RECIPES', 'QUICK', 'FULL', 'recipe_settings', 'demo_dataset', 'markdown_to_html', 'run_demo']
 
 # %% ../nbs/09b_demo.ipynb #e2c114cd
 RECIPES = {
@@ -24,6 +25,14 @@ RECIPES = {
 }
 QUICK = dict(epochs=2, folds=2, n_boot=50, n_explain=1, n_shap=8)
 FULL = dict(folds=5, n_boot=1000, n_explain=3, n_shap=40)
+
+def recipe_settings(name:str, # a dataset with a recipe
+                    quick:bool=False, # the quick demo's epochs
+                    seed:int=0, # the demo's seed
+                   ) -> TrainSettings:
+    "The `TrainSettings` of dataset `name`'s recipe (a recipe is `TrainSettings` fields plus the models to cross-validate)."
+    s = TrainSettings(**{k: v for k, v in RECIPES[name].items() if k != 'cv_models'}, seed=seed)
+    return dataclasses.replace(s, epochs=QUICK['epochs']) if quick else s
 
 # %% ../nbs/09b_demo.ipynb #9a6ade85
 def _md_table(df:pd.DataFrame, floatfmt='.3f') -> str:
@@ -50,6 +59,15 @@ def _save(fig, fn) -> str: return save_fig(fig, fn, dpi=100)
 
 def _rel(fn, root) -> str: return Path(fn).relative_to(root).as_posix()
 
+_QUIET = (UserWarning, RuntimeWarning, FutureWarning, DeprecationWarning)
+
+@contextlib.contextmanager
+def _quiet():
+    "The demo writes a report, not a log: data and library warnings (these categories only) are silenced inside the block."
+    with warnings.catch_warnings():
+        for c in _QUIET: warnings.simplefilter('ignore', c)
+        yield
+
 # %% ../nbs/09b_demo.ipynb #d3b96cc4
 def _explain_ids(df, sc, res, test_rows, n:int, seed:int) -> list:
     "Test patients to explain: the most probable positive for the commonest labels, then a random test patient."
@@ -69,15 +87,13 @@ def _explain_ids(df, sc, res, test_rows, n:int, seed:int) -> list:
 
 def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log=print) -> dict:
     "Run the whole method on one dataset into `out`; returns the numbers and the report's markdown."
-    from medfusionnet.cli import train_run
+    from medfusionnet.run import train_run
     from medfusionnet.protocols import run_cv, cv_risk_summary
     from medfusionnet.select import UnivariateThresholdSelector, plot_top_features
     from medfusionnet import interpret as I
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     r, s = RECIPES[name], {**FULL, **(QUICK if quick else {})}
-    fit_kw = dict(model=r['model'], image_size=r['image_size'], epochs=s.get('epochs', r['epochs']), lr=r['lr'],
-                  bs=r['bs'], stage1_features=r['stage1'] or None, fusion=r['fusion'], unimodal_loss=r['unimodal_loss'],
-                  modality_dropout=r['modality_dropout'])
+    ts = recipe_settings(name, quick, seed)
     times, md = {}, [f"## {name}", '']
     t = time.time()
     summ = summarise_dataset(name, data_dir)
@@ -89,10 +105,9 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     # 1. the comparison under identical folds
     log(f"[{name}] {s['folds']}-fold cross-validation of {', '.join(r['cv_models'])}")
     t = time.time()
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
+    with _quiet():
         cv = run_cv(df, sc, models=r['cv_models'], n_splits=s['folds'], n_repeats=1, seed=seed, n_boot=s['n_boot'],
-                    fusion_kwargs={'*': fit_kw}, progress=False)
+                    settings=ts, progress=False)
     times['cv'] = time.time() - t
     cv['folds'].to_csv(out/'cv_folds.csv', index=False)
     pooled = _pooled_table(cv['pooled'], labels)
@@ -123,15 +138,12 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     # 2. one trained model with risk levels
     log(f"[{name}] training MedFusionNet ({r['model']}, {r['fusion']} fusion) on a 60/20/20 patient split")
     t = time.time()
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        tr = train_run(df, sc, out/'run', model=r['model'], image_size=r['image_size'], epochs=fit_kw['epochs'], lr=r['lr'],
-                       bs=r['bs'], stage1=r['stage1'], fusion=r['fusion'], unimodal_loss=r['unimodal_loss'],
-                       modality_dropout=r['modality_dropout'], seed=seed, n_boot=s['n_boot'])
+    with _quiet():
+        tr = train_run(df, sc, out/'run', ts, n_boot=s['n_boot'])
     times['train'] = time.time() - t
-    res, strat, sp = tr.pop('_result'), tr.pop('_stratifier'), tr.pop('_split')
-    m, cal, lt = tr.pop('_tables')
-    test = tr['test']
+    res, strat, sp = tr.result, tr.stratifier, tr.split
+    m, cal, lt = tr.headline_tables
+    test = tr.metrics['test']
     met = pd.DataFrame({l: {'positives': int(sc.labels(df.iloc[sp['test']])[:, i].sum()), 'AUROC': _ci(test['metrics'][l], 'auroc'),
                             'AUPRC': _ci(test['metrics'][l], 'auprc')} for i, l in enumerate(labels)}
                        | {'macro': {'positives': '', 'AUROC': _ci(test['metrics']['macro'], 'auroc'),
@@ -155,8 +167,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     sel = None
     if sc.numeric_cols:
         Xtr = df.iloc[sp['train']][sc.numeric_cols].astype(float)
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
+        with _quiet():
             sel = UnivariateThresholdSelector(5).fit(Xtr, df.iloc[sp['train']][labels])
         top = sel.rules_.groupby('label', sort=False).head(2)
         cols = ['label', 'feature', 'direction', 'threshold', 'J', 'sensitivity', 'specificity', 'q']
@@ -168,8 +179,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     log(f"[{name}] explaining {s['n_explain']} test patient(s)")
     ids = _explain_ids(df, sc, res, sp['test'], s['n_explain'], seed)
     rules_fn = I.rule_lister(sel, sc.numeric_cols)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
+    with _quiet():
         ex = I.explain_patients(res, df, sc, ids, out/'explain', stratifier=strat.levels if strat else None,
                                 fired_rules=rules_fn, background=df.iloc[sp['train']], seed=seed)
     md += ["### Explanations of test patients", '']
@@ -204,7 +214,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     shutil.copy2(out/'run'/'predictions_test.csv', out/'predictions_test.csv')
     return dict(dataset=name, recipe=r, settings=s, summary=summ, seconds=times,
                 cv=dict(protocol=cv['protocol'], pooled={mm: metrics_records(t_) for mm, t_ in cv['pooled'].items()}),
-                cv_risk=cv_risk, test=test, risk=tr['risk'], explained=list(ex), markdown='\n'.join(md))
+                cv_risk=cv_risk, test=test, risk=tr.metrics['risk'], explained=list(ex), markdown='\n'.join(md))
 
 # %% ../nbs/09b_demo.ipynb #388971e8
 _CSS = """body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;

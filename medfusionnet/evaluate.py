@@ -145,8 +145,8 @@ def evaluate_predictions(Y, # true labels, n x K (0/1)
         rng = np.random.default_rng(seed)
         members = _group_index(groups)
         boots = []
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
+        with warnings.catch_warnings():   # (0/0 in a resample's rates: its value is NaN and left out)
+            warnings.simplefilter('ignore', RuntimeWarning)
             for _ in range(n_boot):
                 pick = rng.integers(0, len(members), len(members))
                 idx = np.concatenate([members[i] for i in pick])

@@ -8,6 +8,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/learner.html.md"""
 from __future__ import annotations
 import contextlib, copy, dataclasses, hashlib, json, os, pickle, time, warnings
 from dataclasses import dataclass
+from typing import Literal
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn
@@ -23,6 +24,7 @@ from .fusion_data import *
 from .losses import *
 from .metrics import *
 from .callbacks import *
+from .settings import TrainSettings
 
 # %% auto #0
 __all__ = ['FusionLearner', 'fusion_model', 'fusion_learner', 'distributed_context', 'FusionResult', 'default_run_dir',
@@ -31,13 +33,13 @@ __all__ = ['FusionLearner', 'fusion_model', 'fusion_learner', 'distributed_conte
            'FocalLoss', 'AsymmetricLoss', 'make_loss', 'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC',
            'per_label_auroc', 'epoch_seed', 'EpochSeed', 'NonFiniteLossCheck', 'CheckpointCallback',
            'read_checkpoint_state', 'HistoryLogger', 'UnimodalLoss', 'ModalityDropout', 'ImageOnly',
-           'densenet121_baseline']
+           'densenet121_baseline', 'TrainSettings']
 
 # %% ../nbs/05e_learner.ipynb #b12f875c
 _all_ = ['TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls',
          'WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss', 'make_loss', 'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC',
          'per_label_auroc', 'epoch_seed', 'EpochSeed', 'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state',
-         'HistoryLogger', 'UnimodalLoss', 'ModalityDropout', 'ImageOnly', 'densenet121_baseline']
+         'HistoryLogger', 'UnimodalLoss', 'ModalityDropout', 'ImageOnly', 'densenet121_baseline', 'TrainSettings']
 from .model import ImageOnly, densenet121_baseline
 
 # %% ../nbs/05e_learner.ipynb #5829b32c
@@ -129,9 +131,8 @@ def default_run_dir(name:str) -> Path:
 
 def _sha1(values) -> str: return hashlib.sha1('\x1f'.join(map(str, values)).encode()).hexdigest()
 
-_RESUME_KEYS = ('dataset', 'labels', 'model', 'modalities', 'image_size', 'epochs', 'lr', 'bs', 'loss', 'stage1_features',
-                'seed', 'early_stopping', 'keep_best', 'augment', 'text_len', 'unimodal_loss', 'modality_dropout', 'model_kwargs',
-                'train_ids_sha1', 'valid_ids_sha1')
+_RESUME_KEYS = ('dataset', 'labels', 'model', 'modalities', *TrainSettings.record_names(), 'keep_best', 'model_kwargs',
+                'train_ids_sha1', 'valid_ids_sha1')   # a run continues only with all of these unchanged
 
 def _history(learn:Learner, run_dir:Path) -> pd.DataFrame:
     "The training log: `history.csv` (rank 0), else the recorder's values of this fit."
@@ -142,45 +143,35 @@ def _history(learn:Learner, run_dir:Path) -> pd.DataFrame:
                          for i, v in enumerate(learn.recorder.values)], columns=names)
 
 # %% ../nbs/05e_learner.ipynb #3be13a70
-def fit_fusion(df:pd.DataFrame, schema:DatasetSchema,
-               train_idx, valid_idx, # row positions (`iloc`) of the training and validation rows
-               model:str='tiny', # 'tiny', 'small', 'base' (MedFusionNet) or 'densenet121' (image-only baseline)
-               modalities=None, # modalities to use (default: all the schema has; image only for densenet121)
-               image_size:int=64, # side of the square training images
-               epochs:int=5, # one-cycle length
-               lr:float=3e-3, # one-cycle peak learning rate
-               bs:int=64, # batch size (per process in distributed runs)
-               loss='bce', # 'bce' (positive-weighted), 'focal', 'asl', or a loss module
-               stage1_features:int|None=5, # stage-1 numeric features kept per label (None: all, no rules)
-               seed:int=0, # seeds the model, the data order, augmentation and dropout (per epoch)
+def fit_fusion(df:pd.DataFrame, # the table
+               schema:DatasetSchema, # its schema
+               train_idx, # row positions (`iloc`) of the training rows
+               valid_idx, # row positions (`iloc`) of the validation rows
+               settings:TrainSettings|None=None, # how to train (default: `TrainSettings()`, updated by `kwargs`)
+               modalities=None, # modalities to use (default: all the schema has; image only for an image baseline)
                run_dir=None, # folder for config, checkpoints, log and final model (default: a new one under runs/)
                resume:bool=False, # continue the interrupted run in `run_dir` from its latest checkpoint
-               early_stopping:int|None=None, # patience in epochs on the validation macro AUROC (None: off)
                keep_best:bool|None=None, # end with the best epoch's weights (default: when stopping early)
-               augment:bool=True, # augment training images
                cache_folder=None, # resize cache folder (default: the cache's own)
-               text_len:int=64, # word ids per text
-               unimodal_loss:float=0., # weight of the unimodal heads' losses (`UnimodalLoss`; > 0 adds the heads)
-               modality_dropout:float=0., # chance of hiding each modality of a training row (`ModalityDropout`)
                cbs=None, # more fastai callbacks for this fit
-               **model_kwargs, # MedFusionNet settings (e.g. fpn=False, d=32)
+               **kwargs, # `TrainSettings` fields (e.g. epochs=3; `loss` may also be a loss module), else MedFusionNet settings (e.g. fpn=False, d=32)
               ) -> FusionResult:
     "Fit the preprocessing on the training rows, build the model, train it one-cycle with a checkpoint every epoch; resumable."
+    s, model_kwargs = TrainSettings.split(settings, **kwargs)
     train_idx, valid_idx = np.asarray(train_idx), np.asarray(valid_idx)
-    if model == 'densenet121' and modalities is None: modalities = ('image',)
-    if model == 'densenet121' and (unimodal_loss or modality_dropout):
-        raise MedFusionNetError("unimodal_loss and modality_dropout are for MedFusionNet; 'densenet121' has one modality")
-    if unimodal_loss: model_kwargs['unimodal_heads'] = True
-    if keep_best is None: keep_best = early_stopping is not None
+    model, baseline = s.model, s.model in baseline_models
+    if baseline and modalities is None: modalities = ('image',)
+    if baseline and (s.unimodal_loss or s.modality_dropout):
+        raise MedFusionNetError(f"unimodal_loss and modality_dropout are for MedFusionNet; {model!r} has one modality")
+    if not baseline: model_kwargs = {'fusion': s.fusion, **model_kwargs}
+    if s.unimodal_loss: model_kwargs['unimodal_heads'] = True
+    if keep_best is None: keep_best = s.patience is not None
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(f'{schema.name}-{model}')
     ids = df[schema.id_col].astype(str)
-    config = dict(dataset=schema.name, labels=list(schema.label_cols), model=model,
-                  modalities=list(modalities or schema.modalities), image_size=image_size, epochs=epochs, lr=lr, bs=bs,
-                  loss=loss if isinstance(loss, str) else type(loss).__name__, stage1_features=stage1_features, seed=seed,
-                  early_stopping=early_stopping, keep_best=keep_best, augment=augment, text_len=text_len,
-                  unimodal_loss=unimodal_loss, modality_dropout=modality_dropout,
-                  model_kwargs=model_kwargs, n_train=len(train_idx), n_valid=len(valid_idx),
-                  train_ids_sha1=_sha1(ids.iloc[train_idx]), valid_ids_sha1=_sha1(ids.iloc[valid_idx]))
+    config = {'dataset': schema.name, 'labels': list(schema.label_cols), 'model': model,
+              'modalities': list(modalities or schema.modalities), **s.record(), 'keep_best': keep_best,
+              'model_kwargs': model_kwargs, 'n_train': len(train_idx), 'n_valid': len(valid_idx),
+              'train_ids_sha1': _sha1(ids.iloc[train_idx]), 'valid_ids_sha1': _sha1(ids.iloc[valid_idx])}
     state = read_checkpoint_state(run_dir)
     if state and not resume:
         raise TrainingError(f"{run_dir} already holds a run (checkpoint of epoch {state['epoch']}): pass resume=True "
@@ -192,20 +183,20 @@ def fit_fusion(df:pd.DataFrame, schema:DatasetSchema,
             raise TrainingError(f"cannot resume {run_dir}: setting(s) {diff} differ from the interrupted run's "
                                 f"({', '.join(f'{k}={old.get(k)!r}' for k in diff[:3])})")
     if num_distrib() > 1 and torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-    set_seed(seed, reproducible=True)
-    prep = FusionPreprocessor(schema, modalities, stage1_features, image_size=image_size, cache_folder=cache_folder,
-                              text_len=text_len).fit(df.iloc[train_idx])
-    dls = fusion_dls(prep, df, train_idx, valid_idx, bs=bs, augment=augment)
-    set_seed(seed, reproducible=True)
+    set_seed(s.seed, reproducible=True)
+    prep = FusionPreprocessor(schema, modalities, s.stage1 or None, image_size=s.image_size, cache_folder=cache_folder,
+                              text_len=s.text_len).fit(df.iloc[train_idx])
+    dls = fusion_dls(prep, df, train_idx, valid_idx, bs=s.bs, augment=s.augment)
+    set_seed(s.seed, reproducible=True)
     net = fusion_model(model, len(schema.label_cols), prep, **model_kwargs)
     Yv = schema.labels(df.iloc[valid_idx])
     defined = bool(defined_labels(Yv).any())
     if not defined: warnings.warn("no label has both positives and negatives in the validation rows: macro AUROC is "
                                   "undefined there; the best epoch is chosen by validation loss")
-    ckpt = CheckpointCallback('auroc_macro' if defined else 'valid_loss', patience=early_stopping, keep_best=keep_best)
-    learn = fusion_learner(dls, net, make_loss(loss, schema.labels(df.iloc[train_idx]), schema.label_cols), path=run_dir,
-                           cbs=[EpochSeed(seed), ckpt] + ([UnimodalLoss(unimodal_loss)] if unimodal_loss else [])
-                               + ([ModalityDropout(modality_dropout)] if modality_dropout else []))
+    ckpt = CheckpointCallback('auroc_macro' if defined else 'valid_loss', patience=s.patience, keep_best=keep_best)
+    learn = fusion_learner(dls, net, make_loss(s.loss, schema.labels(df.iloc[train_idx]), schema.label_cols), path=run_dir,
+                           cbs=[EpochSeed(s.seed), ckpt] + ([UnimodalLoss(s.unimodal_loss)] if s.unimodal_loss else [])
+                               + ([ModalityDropout(s.modality_dropout)] if s.modality_dropout else []))
     if not rank_distrib():
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(config, run_dir/'config.json', indent=1, default=str)
@@ -221,7 +212,7 @@ def fit_fusion(df:pd.DataFrame, schema:DatasetSchema,
     if not (resume and state and state['finished']):
         log = [HistoryLogger(append=start > 0)] if not rank_distrib() else []
         with distributed_context(learn):
-            learn.fit_one_cycle(epochs, lr, start_epoch=start, cbs=log + list(cbs or []))
+            learn.fit_one_cycle(s.epochs, s.lr, start_epoch=start, cbs=log + list(cbs or []))
     res = FusionResult(learn, prep, config, _history(learn, run_dir), run_dir)
     if not rank_distrib(): save_fusion(res, run_dir/'model')
     return res

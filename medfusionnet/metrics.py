@@ -37,8 +37,8 @@ def MacroAUPRC() -> AccumMetric:
 # %% ../nbs/05c_metrics.ipynb #608716bd
 def per_label_auroc(learn:Learner, ds_idx:int=1, dl=None) -> pd.DataFrame:
     "AUROC and AUPRC of each label on a loader of `learn` (default: validation); NaN where a label lacks positives or negatives."
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
+    with warnings.catch_warnings():   # (fastai's get_preds warns about loaders it re-creates)
+        warnings.simplefilter('ignore', UserWarning)
         preds, targs = learn.get_preds(ds_idx=ds_idx, dl=dl)
     p, y = to_np(preds).astype(float), to_np(targs)
     labels = getattr(getattr(learn.dls, 'prep', None), 'labels_', None) or [f'y{k}' for k in range(y.shape[1])]

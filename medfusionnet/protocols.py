@@ -6,7 +6,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/protocols.html.md"""
 
 # %% ../nbs/06_protocols.ipynb #6a08f3ce
 from __future__ import annotations
-import time, warnings
+import dataclasses, time, warnings
 import numpy as np, pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
@@ -50,7 +50,7 @@ class MultiLabelTabular:
         self.sel_ = None
         if self.stage1:
             with warnings.catch_warnings():
-                warnings.simplefilter('ignore')   # rare labels are reported below, per label
+                warnings.simplefilter('ignore', UserWarning)   # rare labels are reported below, per label
                 self.sel_ = UnivariateThresholdSelector(n_features=self.stage1).fit(X, Y)
         Xt = self._x(X)
         for l in self.labels_:
@@ -123,7 +123,7 @@ def _late_weights(Y, Pimg, Ptab, grid=np.linspace(0, 1, 11)) -> np.ndarray:
         w[k] = grid[int(np.argmax(np.round(scores, 12)))]
     return w
 
-def _fit_predict(model:str, df, schema, tr, va, te, seed, fusion_kwargs, cache=None):
+def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache=None):
     "Fit `model` on rows `tr` (+ `va` for validation), return probabilities for `va` and `te`."
     cache = {} if cache is None else cache
     if model in cache: return cache[model]
@@ -132,37 +132,47 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, fusion_kwargs, cache=N
         m = MultiLabelTabular(base, stage1=int(s1) if s1 else None, seed=seed)
         X, Y = df[schema.feature_cols], df[schema.label_cols]
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
+            warnings.simplefilter('ignore', UserWarning)     # labels constant in a fold; scikit-learn's ConvergenceWarning
             m.fit(X.iloc[tr], Y.iloc[tr])
         out = m.predict_proba(X.iloc[va]), m.predict_proba(X.iloc[te])
     elif model == 'late':
-        (iva, ite), (tva, tte) = [_fit_predict(m, df, schema, tr, va, te, seed, fusion_kwargs, cache) for m in ('densenet121', 'lr')]
+        (iva, ite), (tva, tte) = [_fit_predict(m, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache) for m in ('densenet121', 'lr')]
         w = _late_weights(schema.labels(df.iloc[va]), iva, tva)
         cache['late_weights'] = w
         out = w * iva + (1 - w) * tva, w * ite + (1 - w) * tte
     else:
         import tempfile
         from medfusionnet.learner import fit_fusion, predict_fusion
-        kw = {**(fusion_kwargs.get('*') or {}), **ABLATIONS.get(model, {}), **(fusion_kwargs.get(model) or {})}
-        kw.setdefault('model', 'tiny' if model in ABLATIONS else model)
-        if kw['model'] == 'densenet121': kw = {k: v for k, v in kw.items() if k not in ('fusion', 'fpn', 'label_queries')}
+        from medfusionnet.settings import TrainSettings
+        from medfusionnet.model import baseline_models
+        extra = {**(fusion_kwargs.get('*') or {}), **ABLATIONS.get(model, {}), **(fusion_kwargs.get(model) or {})}
+        if model not in ABLATIONS: extra['model'] = model                        # a baseline by name ('densenet121')
+        s, extra = TrainSettings.split(settings, **extra, seed=seed)
+        if s.model in baseline_models:                                           # image only: no fusion settings
+            s = dataclasses.replace(s, unimodal_loss=0., modality_dropout=0.)
+            extra = {k: v for k, v in extra.items() if k not in ('fpn', 'label_queries')}
         with tempfile.TemporaryDirectory(prefix='mfn-cv-') as d:   # per-fold checkpoints are not kept
-            kw.setdefault('run_dir', d)
-            res = fit_fusion(df, schema, tr, va, seed=seed, **kw)
+            extra.setdefault('run_dir', d)
+            res = fit_fusion(df, schema, tr, va, s, **extra)
             out = predict_fusion(res, df, va), predict_fusion(res, df, te)
     cache[model] = out
     return out
 
 # %% ../nbs/06_protocols.ipynb #fe397ea4
-def run_cv(df:pd.DataFrame, schema:DatasetSchema,
+def run_cv(df:pd.DataFrame, # the table
+           schema:DatasetSchema, # its schema
            models=('lr', 'gb', 'rf'), # names from `cv_model_names()`: baselines, 'medfusionnet', its ablations, 'densenet121', 'late'
-           n_splits:int=5, n_repeats:int=1, seed:int=0,
+           n_splits:int=5, # folds
+           n_repeats:int=1, # repeats of the whole cross-validation, each with other folds
+           seed:int=0, # seeds the folds, the inner splits and every model
            inner_valid:float=0.2, # fraction of each training fold's patients held out to choose thresholds (and stop early)
            permute_labels:bool=False, # the label-permutation control
            n_boot:int=1000, # patient-bootstrap resamples for the pooled CIs
-           fusion_kwargs:dict|None=None, # per-model keyword arguments for the fusion trainer ({'*': {...}} for all)
+           settings=None, # `TrainSettings` of the trained models (MedFusionNet, its ablations, DenseNet-121); its seed is replaced by the repeat's
+           fusion_kwargs:dict|None=None, # per-model `fit_fusion` keyword arguments on top of `settings` ({'*': {...}} for all)
            risk:bool|dict=True, # per fold, fit a `RiskStratifier` (a dict: its settings) on the inner validation predictions, apply it to the test fold
-           progress:bool=True) -> dict:
+           progress:bool=True, # print each fold's macro AUROC
+          ) -> dict:
     "Cross-validate `models` under identical folds; returns fold metrics, pooled metrics with CIs and OOF predictions."
     fusion_kwargs = fusion_kwargs or {}
     for m in models: _check_model(m, schema)
@@ -182,19 +192,19 @@ def run_cv(df:pd.DataFrame, schema:DatasetSchema,
         cache = {}
         for m in models:
             t0 = time.time()
-            Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, fusion_kwargs, cache)
+            Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache)
             times[m] += time.time() - t0
             thr = choose_thresholds(Yall[iva], Pva, labels)
             oof[m][r, te] = Pte
             if risk:
-                with warnings.catch_warnings():
-                    warnings.simplefilter('ignore')
+                with warnings.catch_warnings():   # labels with too few positives in a fold (reported in the level table)
+                    warnings.simplefilter('ignore', UserWarning); warnings.simplefilter('ignore', RuntimeWarning)
                     strat = RiskStratifier(**{'seed': seed, **(risk if isinstance(risk, dict) else {})}).fit(
                         Yall[iva], Pva, labels, groups=groups[iva])
                 cal[m][r, te] = strat.calibrate(Pte)
                 lev[m][r, te] = strat.levels(cal[m][r, te], calibrated=True).to_numpy()
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore')
+            with warnings.catch_warnings():   # labels undefined in a test fold are NaN in the table
+                warnings.simplefilter('ignore', UserWarning); warnings.simplefilter('ignore', RuntimeWarning)
                 res = evaluate_predictions(Yall[te], Pte, labels, groups=groups[te], thresholds=thr, n_boot=0)
             res = res.assign(model=m, repeat=r, fold=f).rename_axis('label').reset_index()
             fold_rows.append(res)
@@ -205,7 +215,7 @@ def run_cv(df:pd.DataFrame, schema:DatasetSchema,
     for m in models:
         P = oof[m].mean(0)
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
+            warnings.simplefilter('ignore', UserWarning); warnings.simplefilter('ignore', RuntimeWarning)
             pooled[m] = evaluate_predictions(Yall, P, labels, groups=groups, n_boot=n_boot, seed=seed)
     risk_out = {}
     if risk:   # every repeat is a partition of the rows: stack the repeats (a row counts once per repeat)
