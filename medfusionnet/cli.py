@@ -46,11 +46,13 @@ def _cmd_demo(a):
 # %% ../nbs/09c_cli.ipynb #1c839c80
 def _csv_list(v): return [x.strip() for x in v.split(',') if x.strip()] if v else None
 
+_DATA_DIR_HELP = ('folder of datasets (or one dataset folder); default: $MEDFUSIONNET_DATA, then ../shared/data, '
+                  'then the project data/ folder')
+
 def add_dataset_args(q:argparse.ArgumentParser):
     "The options that choose a dataset: a preset or a CSV with its columns named."
     q.add_argument('--dataset', required=True, help='preset (cervical, nih-cxr14-sample, chestxray14) or a CSV file')
-    q.add_argument('--data-dir', help='folder of datasets (or one dataset folder); default: $MEDFUSIONNET_DATA, '
-                   'then ../shared/data, then the project data/ folder')
+    q.add_argument('--data-dir', help=_DATA_DIR_HELP)
     g = q.add_argument_group('your own CSV (with --dataset FILE.csv)')
     g.add_argument('--labels', help='0/1 label columns, comma-separated')
     g.add_argument('--label-col', help='one delimited label column instead (e.g. "Finding Labels")')
@@ -257,8 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='medfusionnet', description='Multi-label medical risk stratification from images, '
                                 'tabular clinical data and text (univariate thresholding + MedFusionNet).')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    def _dd(q): q.add_argument('--data-dir', help='folder of datasets (or one dataset folder); default: '
-                               '$MEDFUSIONNET_DATA, then ../shared/data, then the project data/ folder')
+    def _dd(q): q.add_argument('--data-dir', help=_DATA_DIR_HELP)
     d = sub.add_parser('data', help='list, locate, verify or download datasets',
                        description='List, locate, verify (checksums) or download the datasets the suite knows.')
     d.add_argument('action', choices=['list', 'path', 'verify', 'download'])

@@ -200,13 +200,19 @@ def load_chestxray14(data_dir=None, # a folder in the official layout, or a fold
 # %% ../nbs/01_data.ipynb #302e20cb
 def load_csv(path, # the CSV file
              label_cols:list|None=None, # 0/1 label columns, or ...
-             label_col:str|None=None, label_sep:str='|', none_label:str|None=None, # ... one delimited label column
-             id_col:str|None=None, group_col:str|None=None, # row id and patient id columns (default: row number)
-             numeric_cols:list|None=None, categorical_cols:list|None=None, # tabular features
-             image_col:str|None=None, image_root=None, # image file names and the folder they are relative to
+             label_col:str|None=None, # ... or one delimited label column
+             label_sep:str='|', # separator of the labels in `label_col`
+             none_label:str|None=None, # value of `label_col` meaning "no label" (e.g. "No Finding")
+             id_col:str|None=None, # row id column (default: the row number)
+             group_col:str|None=None, # patient id column (default: the row id: one row per patient)
+             numeric_cols:list|None=None, # numeric tabular features
+             categorical_cols:list|None=None, # categorical tabular features
+             image_col:str|None=None, # image file names
+             image_root=None, # the folder the image names are relative to (default: the CSV's folder)
              text_col:str|None=None, # free text
              na_values=('?', ''), # strings read as missing
-             name:str|None=None) -> tuple:
+             name:str|None=None, # the dataset's name in messages and reports (default: the file's stem)
+            ) -> tuple:
     "A user's table and its schema, validated: the generic route into every stage of the suite."
     path = Path(path)
     if not path.exists(): raise DatasetNotFoundError(f"{path}: no such file")

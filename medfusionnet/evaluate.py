@@ -34,7 +34,8 @@ def defined_labels(Y, # n x K 0/1 labels
     s = Y.sum(0)
     return (s > 0) & (s < len(Y))
 
-def choose_threshold(y, p, # validation labels (0/1) and probabilities of one label
+def choose_threshold(y, # validation labels (0/1) of one label
+                     p, # its predicted probabilities
                      method:str='youden', # 'youden' (max sens+spec-1), 'f1' (max F1), or 'sens:0.9' (highest threshold with sensitivity >= 0.9)
                     ) -> float:
     "A decision threshold for one label, chosen on validation data (0.5 when the label is undefined there)."

@@ -219,7 +219,8 @@ class PlainTensor(DisplayedTransform):
         x = x.as_subclass(torch.Tensor)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
-def image_batch_tfms(mean, std, # training pixel statistics, one value per channel
+def image_batch_tfms(mean, # training pixel mean, one value per channel
+                     std, # training pixel standard deviation, one value per channel
                      augment:bool=True, # add training-only augmentation
                      device=None, # where batches live (default: fastai's default device)
                      max_rotate:float=10., # degrees
@@ -270,7 +271,9 @@ class FusionDataLoaders(DataLoaders):
 
 # %% ../nbs/05a_fusion_data.ipynb #525baec1
 def fusion_dls(prep:FusionPreprocessor, # fitted on the training rows
-               df:pd.DataFrame, train_idx, valid_idx, # the table and its training / validation row positions (`iloc`)
+               df:pd.DataFrame, # the table
+               train_idx, # row positions (`iloc`) of the training rows
+               valid_idx, # row positions (`iloc`) of the validation rows
                bs:int=64, # batch size
                augment:bool=True, # augment training images
                device=None, # default: fastai's default device (CUDA when there is one)

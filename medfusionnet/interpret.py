@@ -102,11 +102,13 @@ def _cam_layer(model:nn.Module, layer) -> tuple:
     if name not in mods: raise ExplainError(f"layer {layer!r}: no module {name!r} in the model")
     return name, mods[name]
 
-def grad_cam(model:nn.Module, inputs:tuple, # a MedFusionNet and its inputs (`fusion_inputs`)
+def grad_cam(model:nn.Module, # a MedFusionNet with an image branch
+             inputs:tuple, # its inputs (`fusion_inputs`)
              labels=None, # which labels (names need `names`; default: all)
              names=None, # the model's label names
              layer='C3', # 'C2'..'C5', 'P2'..'P5' or a module name
-             bs:int=32) -> np.ndarray:
+             bs:int=32, # rows per forward pass
+            ) -> np.ndarray:
     "Grad-CAM maps (B, n_labels, H, W) in [0, 1] of each label's logit, at the input image's size."
     _, mod = _cam_layer(model, layer)
     image = inputs[0]
@@ -135,10 +137,13 @@ def grad_cam(model:nn.Module, inputs:tuple, # a MedFusionNet and its inputs (`fu
     return torch.cat(out).numpy()
 
 # %% ../nbs/07_interpret.ipynb #d4ac17d1
-def label_attention_maps(model:nn.Module, inputs:tuple,
-                         labels=None, names=None, # which labels (default: all); the model's label names
+def label_attention_maps(model:nn.Module, # a MedFusionNet with an image branch and label queries
+                         inputs:tuple, # its inputs (`fusion_inputs`)
+                         labels=None, # which labels (names need `names`; default: all)
+                         names=None, # the model's label names
                          layer:int=-1, # decoder block whose cross-attention is read
-                         bs:int=64) -> dict:
+                         bs:int=64, # rows per forward pass
+                        ) -> dict:
     "Cross-attention of each label query on the image regions: `maps` (B, n_labels, H, W) in [0, 1], `contrast`, `levels` [(B, n_labels, g, g)], `share` (B, n_labels, parts)."
     if getattr(model, 'image_encoder', None) is None:
         raise ExplainError(f"attention maps need an image branch; this model's modalities are {getattr(model, 'modalities', '?')}")
@@ -271,14 +276,17 @@ def exact_shapley(f, # f(X (n, M)) -> (n, K) outputs
     return v[0], phi, v[-1]
 
 # %% ../nbs/07_interpret.ipynb #6d3094a9
-def tabular_shap(model:nn.Module, prep, # the model and its fitted preprocessor (`FusionResult.model`, `.prep`)
-                 df:pd.DataFrame, rows=None, # the table and the row positions to explain (default: all)
+def tabular_shap(model:nn.Module, # the model (`FusionResult.model`)
+                 prep, # its fitted preprocessor (`FusionResult.prep`)
+                 df:pd.DataFrame, # the table
+                 rows=None, # the row positions to explain (default: all)
                  background=None, # DataFrame of rows to draw the background from (e.g. the training rows), or 'missing'
                  n_background:int=20, # background rows drawn
                  labels=None, # label names (default: `prep.labels_`)
                  max_exact:int=10, # exact Shapley values up to this many features, `shap.PermutationExplainer` above
                  max_evals:int=500, # PermutationExplainer's evaluation budget per row
-                 seed:int=0) -> shap.Explanation:
+                 seed:int=0, # seeds the background draw and the permutations
+                ) -> shap.Explanation:
     "SHAP values (rows x clinical features x labels) of each label's logit, varying only the tabular input; image and text fixed per row."
     labels = list(labels if labels is not None else prep.labels_)
     rows = np.arange(len(df)) if rows is None else np.asarray(rows)
@@ -425,7 +433,8 @@ def _levels(stratifier, P:np.ndarray):
 def _save(fig:plt.Figure, fn:Path) -> str: return Path(save_fig(fig, fn)).name
 
 def explain_patients(res, # a `FusionResult` (model, prep, labels)
-                     df:pd.DataFrame, schema, # the table and its schema
+                     df:pd.DataFrame, # the table
+                     schema, # its schema
                      ids, # values of `schema.id_col` of the patients (rows) to explain
                      out_dir, # folder for the files (created)
                      stratifier=None, # probabilities (n, K) -> n x K risk levels (callable, or has transform/predict)
@@ -435,7 +444,8 @@ def explain_patients(res, # a `FusionResult` (model, prep, labels)
                      n_features:int=5, # top SHAP features kept per label
                      top_labels:int=3, # labels (most probable first) with image overlays
                      layer='C3', # Grad-CAM layer
-                     seed:int=0) -> dict:
+                     seed:int=0, # seeds SHAP
+                    ) -> dict:
     "Write per-patient explanations (JSON + markdown + PNG figures) to `out_dir`; returns {id: summary}."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     model, prep, labels = res.model, res.prep, list(res.labels)

@@ -148,8 +148,12 @@ class MedFusionNet(nn.Module):
                  cat_cards:tuple=(),                  # categories of each categorical feature (code 0 = missing is extra)
                  vocab_size:int=0,                    # text vocabulary size incl. pad and unknown
                  trunk:str|nn.Module='dense',         # 'dense' (`DenseTrunk`), 'densenet121', or a module with `feature_info`
-                 stem:int=32, growth_rate:int=16, block_config:tuple=(2, 4, 6, 4), bn_size:int=4,  # `DenseTrunk` shape
-                 compression:float=0.5, trunk_drop:float=0.,
+                 stem:int=32,                         # `DenseTrunk`: stem channels
+                 growth_rate:int=16,                  # `DenseTrunk`: channels each dense layer adds
+                 block_config:tuple=(2, 4, 6, 4),     # `DenseTrunk`: dense layers per block
+                 bn_size:int=4,                       # `DenseTrunk`: bottleneck width, in multiples of `growth_rate`
+                 compression:float=0.5,               # `DenseTrunk`: channel reduction of the transitions
+                 trunk_drop:float=0.,                 # `DenseTrunk`: dropout after each dense layer
                  weights=None,                        # 'densenet121' only: checkpoint to load (never downloaded; NIH-trained weights contaminate NIH test sets)
                  fpn:bool=True,                       # feature pyramid; False: last stage only
                  fpn_dim:int|None=None,               # pyramid channels (default `d`)
@@ -386,7 +390,7 @@ def densenet121_baseline(n_labels:int, # outputs, one per label
                         ) -> ImageOnly:
     "torchvision DenseNet-121 (random init, `img_ch`-channel first convolution, `n_labels` outputs) taking the fusion inputs."
     m = torchvision.models.densenet121(weights=None, num_classes=n_labels)
-    m.features.conv0 = nn.Conv2d(img_ch, 64, 7, stride=2, padding=3, bias=False)
+    m.features.conv0 = nn.Conv2d(img_ch, m.features.conv0.out_channels, 7, stride=2, padding=3, bias=False)
     nn.init.kaiming_normal_(m.features.conv0.weight)
     return ImageOnly(m)
 

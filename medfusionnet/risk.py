@@ -17,6 +17,7 @@ from sklearn.metrics import brier_score_loss, roc_curve
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold
 from fastcore.basics import patch
 from .core import MedFusionNetError, write_json_atomic
+from .evaluate import defined_labels
 
 # %% auto #0
 __all__ = ['METHODS', 'LEVELS', 'RiskError', 'expected_calibration_error', 'fit_temperature', 'apply_temperature', 'fit_platt',
@@ -95,7 +96,8 @@ def _logit(p) -> np.ndarray:
 
 def _sigmoid(z) -> np.ndarray: return 0.5 * (1 + np.tanh(0.5 * np.asarray(z, float)))
 
-def fit_temperature(y, p, # labels (0/1) and probabilities of one label
+def fit_temperature(y, # labels (0/1) of one label
+                    p, # its probabilities
                     bounds=(0.01, 100.), # search range of T
                    ) -> float:
     "The temperature `T` minimising the log loss of `sigmoid(logit(p) / T)` on `y`."
@@ -163,7 +165,7 @@ def _oof_brier(y, p, methods, cv:int, groups, seed:int) -> dict:
              else StratifiedKFold(k, shuffle=True, random_state=seed).split(p[:, None], y))
     oof = {m: np.full(len(y), np.nan) for m in methods}
     for tr, te in split:
-        if y[tr].min() == y[tr].max(): continue      # a training part with one class (grouped splits): skip it
+        if not defined_labels(y[tr])[0]: continue      # a training part with one class (grouped splits): skip it
         for m in methods: oof[m][te] = _apply_calibrator(_fit_calibrator(m, y[tr], p[tr]), p[te])
     ok = ~np.isnan(oof[methods[0]])
     return {m: _brier(y[ok], v[ok]) for m, v in oof.items()} if ok.any() else {}
@@ -460,7 +462,7 @@ def plot_reliability(Y, P_raw, P_cal, labels, n_bins:int=10, ncols:int=4, title:
         top = 0.
         for P, name, c in ((P_raw, 'raw', 'C0'), (P_cal, 'calibrated', 'C1')):
             y, p = Y[:, k], P[:, k]
-            if y.min() == y.max(): continue
+            if not defined_labels(y)[0]: continue
             frac, mean = calibration_curve(y, p, n_bins=n_bins, strategy='uniform')
             top = max(top, frac.max(), mean.max())
             ax.plot(mean, frac, 'o-', color=c, ms=3,

@@ -72,7 +72,10 @@ def youden_cuts(x, # one feature, shape `(n,)`; NaN = missing
     return pd.DataFrame(_cuts(x, _positive_pairs(Y), Y.shape[1]))
 
 # %% ../nbs/02_select.ipynb #6d79d366
-def cut_pvalues(tp, fp, tn, fn, # 2 x 2 counts of the rule vs the label (arrays of equal shape)
+def cut_pvalues(tp, # true positives of the rule vs the label (an array; all four of equal shape)
+                fp, # false positives
+                tn, # true negatives
+                fn, # false negatives
                 test:str='auto', # 'auto' (Fisher where an expected count < 5, else chi-square), 'fisher' or 'chi2'
                ) -> np.ndarray:
     "Two-sided p-values of the 2 x 2 tables `[[tp, fn], [fp, tn]]`."

@@ -6,14 +6,15 @@ Docs: https://medfusionnet.github.io/medfusionnet/testing.html.md"""
 
 # %% ../nbs/01f_testing.ipynb #cf18b49b
 from __future__ import annotations
-import ast, re
+import ast, importlib.util, io, re, tokenize
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
 from .data import DatasetSchema
 
 # %% auto #0
-__all__ = ['tiny_table', 'toy_dataset']
+__all__ = ['LAYERS', 'MODULE_ORDER', 'tiny_table', 'toy_dataset', 'package_imports', 'import_cycles', 'layering_problems',
+           'docments_problems']
 
 # %% ../nbs/01f_testing.ipynb #d451cfac
 def tiny_table(folder, # where the images are written (in `folder/img`)
@@ -55,3 +56,79 @@ def toy_dataset(folder, # where the images are written (in `folder/img`)
     schema = DatasetSchema('toy', 'pid', 'pid', ['bright', 'high', 'effusion'], ['x1', 'x2'], ['site'],
                            image_col='image', image_root=folder/'img', text_col='note')
     return df, schema, np.arange(int(n*0.75)), np.arange(int(n*0.75), n)
+
+# %% ../nbs/01f_testing.ipynb #51a75052
+LAYERS = {
+    'foundation': ['core', 'external'],
+    'data': ['data', 'images', 'splits', 'iu_xray', 'datasets', 'testing'],
+    'statistics': ['select', 'evaluate', 'risk'],
+    'model': ['layers', 'model'],
+    'training': ['settings', 'fusion_data', 'losses', 'metrics', 'callbacks', 'learner'],
+    'protocols and explanations': ['protocols', 'interpret'],
+    'application': ['run', 'demo', 'cli'],
+}
+MODULE_ORDER = [m for ms in LAYERS.values() for m in ms]
+
+def package_imports(pkg:str='medfusionnet', # the package whose modules are read
+                   ) -> dict:
+    "`{module: sorted modules of the package it imports}`, from the source of each module (lazy imports included)."
+    root = Path(importlib.util.find_spec(pkg).origin).parent
+    mods = sorted(p.stem for p in root.glob('*.py') if not p.stem.startswith('_'))
+    graph = {}
+    for m in mods:
+        deps = set()
+        for n in ast.walk(ast.parse((root/f'{m}.py').read_text())):
+            if isinstance(n, ast.ImportFrom):
+                if n.level: base = n.module or ''
+                elif n.module == pkg: base = ''
+                elif n.module and n.module.startswith(pkg + '.'): base = n.module[len(pkg) + 1:]
+                else: continue
+                deps |= {base.split('.')[0]} if base else {a.name for a in n.names if a.name in mods}
+            elif isinstance(n, ast.Import):
+                deps |= {a.name.split('.')[1] for a in n.names if a.name.startswith(pkg + '.')}
+        graph[m] = sorted(deps - {m})
+    return graph
+
+def import_cycles(graph:dict) -> list:
+    "Every import cycle in `graph` (each as a list of modules, first repeated at the end)."
+    cycles, state = [], {}
+    def visit(m, path):
+        state[m] = 'open'
+        for d in graph.get(m, []):
+            if state.get(d) == 'open': cycles.append(path[path.index(d):] + [d])
+            elif d not in state: visit(d, path + [d])
+        state[m] = 'done'
+    for m in graph:
+        if m not in state: visit(m, [m])
+    return cycles
+
+def layering_problems(graph:dict, # `package_imports()`
+                      order:list=MODULE_ORDER, # each module may import only those before it
+                     ) -> list:
+    "One line per broken rule: an import cycle, an import of `cli`, an import of a later module, a module not in `order`."
+    pos = {m: i for i, m in enumerate(order)}
+    out = [f"import cycle: {' -> '.join(c)}" for c in import_cycles(graph)]
+    out += [f"module {m!r} is not in the module order" for m in graph if m not in pos]
+    for m, deps in graph.items():
+        for d in deps:
+            if d == 'cli': out.append(f"{m} imports cli (nothing may: it is the command line's thin adaptor)")
+            elif m in pos and d in pos and pos[d] >= pos[m]: out.append(f"{m} imports {d}, which comes after it")
+    return out
+
+# %% ../nbs/01f_testing.ipynb #88cf4dc0
+def docments_problems(pkg:str='medfusionnet', # the package whose modules are read
+                     ) -> list:
+    "`module:line function(params)` for every signature line with several parameters (`self`/`cls` aside) and one comment."
+    root, out = Path(importlib.util.find_spec(pkg).origin).parent, []
+    for f in sorted(root.glob('*.py')):
+        if f.stem.startswith('_'): continue
+        src = f.read_text()
+        comments = {t.start[0] for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
+        for n in ast.walk(ast.parse(src)):
+            if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)): continue
+            a = n.args
+            by_line = {}
+            for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, *([a.vararg] if a.vararg else []), *([a.kwarg] if a.kwarg else [])]:
+                if p.arg not in ('self', 'cls'): by_line.setdefault(p.lineno, []).append(p.arg)
+            out += [f"{f.stem}:{ln} {n.name}({', '.join(ps)})" for ln, ps in by_line.items() if len(ps) > 1 and ln in comments]
+    return out
