@@ -8,6 +8,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/run.html.md"""
 from __future__ import annotations
 import json, time
 from dataclasses import dataclass, asdict, field
+from typing import Any
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import MedFusionNetError, write_json_atomic, write_csv_atomic, save_fig, metrics_records, versions, machine
@@ -64,8 +65,9 @@ class RunFolder:
         "The run's fitted `RiskStratifier` (None for a run trained without risk levels)."
         return RiskStratifier.load(self.path/'risk.json') if (self.path/'risk.json').exists() else None
 
-    def load_model(self, device=None) -> FusionResult:
-        "The trained model, or one clear error when this is not a finished run folder."
+    def load_model(self, device=None, # where the model goes (default: fastai's default device)
+                  ):
+        "The trained model (a `FusionResult`), or one clear error when this is not a finished run folder."
         if not (self.model_dir/'config.json').exists():
             raise MedFusionNetError(f"{self.path}: not a finished run folder (no model/config.json); "
                                     f"train with `medfusionnet train --out {self.path}`")
@@ -79,7 +81,7 @@ class RunFolder:
 class RunResult:
     "What `train_run` returns: metrics.json's content and the objects behind it."
     metrics: dict # the content of metrics.json
-    result: FusionResult # the trained model and its fitted preprocessor
+    result: Any # the trained model and its fitted preprocessor (a `FusionResult`)
     stratifier: RiskStratifier|None # calibration and risk cut-offs (None with risk=False)
     split: dict # row positions of the 'train', 'valid' and 'test' patients
     tables: dict # per part ('valid', 'test'): (metrics, calibration, risk levels) DataFrames (None without risk)
@@ -90,7 +92,7 @@ class RunResult:
     def headline_tables(self) -> tuple: return self.tables[self.headline]
 
 # %% ../nbs/09a_run.ipynb #9a47ee6c
-def held_out_report(res:FusionResult, # the trained model
+def held_out_report(res, # the trained model (a `FusionResult`)
                     strat:RiskStratifier|None, # fitted on validation, or None
                     df:pd.DataFrame, # the table
                     sc:DatasetSchema, # its schema
