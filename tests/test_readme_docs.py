@@ -137,7 +137,9 @@ def test_every_page_renders_in_chromium(site, checked_site, page):
     r = json.loads(m.group(1).replace('&quot;', '"'))
     assert not r['broken'], f"{page}: {len(r['broken'])} of {r['images']} images failed to load: {r['broken'][:3]}"
     assert r['text'] > 300, f"{page}: the rendered page has almost no text"
-    if page == 'core.html': assert 'find_dataset' in dom
+    if page == 'core.html': assert 'write_json_atomic' in dom
+    if page == 'external.html': assert 'find_dataset' in dom
+    if page == '15_design.html': assert r['images'] >= 1, '15_design.html shows no drawing of the layers'
     if page == 'select.html': assert r['images'] >= 3, f"select.html shows {r['images']} images"
 
 
