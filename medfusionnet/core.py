@@ -6,15 +6,15 @@ Docs: https://medfusionnet.github.io/medfusionnet/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #c643d668
 from __future__ import annotations
-import json, os, tempfile
+import json, os, re, sys, tempfile, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['MedFusionNetError', 'UnknownDatasetError', 'DatasetNotFoundError', 'ChecksumError', 'DownloadError', 'TrainingError',
-           'project_root', 'atomic_path', 'write_json_atomic', 'write_csv_atomic', 'metrics_records', 'save_fig',
-           'versions', 'machine']
+           'DataWarning', 'project_root', 'atomic_path', 'write_json_atomic', 'write_csv_atomic', 'metrics_records',
+           'save_fig', 'WarningLog', 'current_warnings', 'versions', 'machine']
 
 # %% ../nbs/00_core.ipynb #9575c1e9
 class MedFusionNetError(Exception):
@@ -34,6 +34,9 @@ class DownloadError(DatasetNotFoundError):
 
 class TrainingError(MedFusionNetError, RuntimeError):
     "Training cannot go on: a non-finite loss, or a run folder that does not match the settings."
+
+class DataWarning(UserWarning):
+    "A problem with the data that a run works around (an unreadable image, a label never positive in a fold); `--strict` makes it an error."
 
 # %% ../nbs/00_core.ipynb #d56c2136
 def project_root() -> Path|None:
@@ -95,6 +98,55 @@ def save_fig(fig, # a matplotlib figure
     with atomic_path(fn) as tmp: fig.savefig(tmp, dpi=dpi, bbox_inches='tight', format='png')
     plt.close(fig)
     return str(fn)
+
+# %% ../nbs/00_core.ipynb #3326f6c1
+_QUOTED, _NUMBER = re.compile(r"'[^']*'"), re.compile(r'(?<![\w.])\d+(\.\d+)?(?![\w.])')
+_active_logs = []
+
+class WarningLog:
+    "Inside `with WarningLog():`, every warning is printed once as one line, grouped, and recorded (see `records`)."
+    def __init__(self, stream=None, # where the lines go (default: standard error)
+                 prefix:str='medfusionnet: warning: ', # start of each line
+                 strict:bool=False, # raise a `DataWarning` as an error
+                ):
+        self.stream, self.prefix, self.strict, self.groups = stream, prefix, strict, {}
+
+    def _key(self, msg:str) -> str: return _NUMBER.sub('N', _QUOTED.sub("'…'", msg))
+
+    def _show(self, message, category, filename, lineno, file=None, line=None):
+        msg = ' '.join(str(message).split())
+        g = self.groups.setdefault(self._key(msg), dict(category=category.__name__, message=msg, count=0, names=[]))
+        g['count'] += 1
+        if (m := _QUOTED.search(msg)) and m.group(0).strip("'") not in g['names']: g['names'].append(m.group(0).strip("'"))
+        if g['count'] == 1:
+            kind = '' if issubclass(category, (DataWarning,)) or category is UserWarning else f'{category.__name__}: '
+            print(f"{self.prefix}{kind}{msg}", file=self.stream or sys.stderr)
+
+    def __enter__(self):
+        self._cm = warnings.catch_warnings(); self._cm.__enter__()
+        warnings.simplefilter('always', UserWarning)      # every data warning counted (library ones: as Python decides)
+        if self.strict: warnings.simplefilter('error', DataWarning)
+        warnings.showwarning = self._show
+        _active_logs.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _active_logs.remove(self)
+        return self._cm.__exit__(*exc)
+
+    @property
+    def records(self) -> list:
+        "One record per group: category, the first message, how many times, the quoted names it covered."
+        return [dict(g) for g in self.groups.values()]
+
+    def summary(self) -> list:
+        "One line per group of warnings seen more than once."
+        return [f"{self.prefix}{g['count']} times: {g['message']}" + (f" (for {', '.join(g['names'])})" if len(g['names']) > 1 else '')
+                for g in self.groups.values() if g['count'] > 1]
+
+def current_warnings() -> list:
+    "The records of the innermost active `WarningLog` (empty outside one): what a run writes into its metrics.json."
+    return _active_logs[-1].records if _active_logs else []
 
 # %% ../nbs/00_core.ipynb #2e87d7ec
 def versions() -> dict:

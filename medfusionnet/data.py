@@ -55,10 +55,19 @@ class DatasetSchema:
         return df[self.label_cols].to_numpy(dtype=np.int64)
 
     def to_dict(self) -> dict:
+        "The schema as JSON-ready data."
         d = asdict(self); d['image_root'] = str(self.image_root) if self.image_root else None; return d
 
+    @classmethod
+    def from_dict(cls, d:dict) -> 'DatasetSchema':
+        "A schema from `to_dict`'s data."
+        return cls(**{**d, 'image_root': Path(d['image_root']) if d.get('image_root') else None})
+
 # %% ../nbs/01_data.ipynb #84944754
-def validate(df:pd.DataFrame, schema:DatasetSchema) -> pd.DataFrame:
+def validate(df:pd.DataFrame, # the table
+             schema:DatasetSchema, # its schema
+             labels:bool=True, # labels required (False: rows to predict, whose schema may have none)
+            ) -> pd.DataFrame:
     "Check `df` against `schema`: columns present, labels 0/1, ids unique, features not labels; returns `df`."
     if len(df) == 0: raise DataFormatError(f"{schema.name}: the table is empty")
     cols = [schema.id_col, schema.group_col, *schema.label_cols, *schema.feature_cols,
@@ -66,7 +75,7 @@ def validate(df:pd.DataFrame, schema:DatasetSchema) -> pd.DataFrame:
     missing = [c for c in dict.fromkeys(cols) if c not in df.columns]
     if missing:
         raise DataFormatError(f"{schema.name}: column(s) {missing} not in the table (it has: {', '.join(map(str, df.columns[:40]))})")
-    if not schema.label_cols: raise DataFormatError(f"{schema.name}: no label columns")
+    if labels and not schema.label_cols: raise DataFormatError(f"{schema.name}: no label columns")
     both = set(schema.label_cols) & set(schema.feature_cols)
     if both: raise DataFormatError(f"{schema.name}: column(s) {sorted(both)} are both labels and features")
     for l in schema.label_cols:
@@ -159,16 +168,17 @@ def load_chestxray14(data_dir=None, # a folder in the official layout, or a fold
                      acquisition:bool=False, # also original width/height and pixel spacing as features
                      drop_missing_images:bool=False, # drop rows whose image file is missing (else only reported)
                      check_images:bool=True, # look for every image file
+                     labels:bool=True, # read the 14 labels from `Finding Labels` (False: rows to predict; the column may be empty or absent)
                     ) -> tuple:
     "ChestX-ray14 metadata as a table (one row per image) with 14 labels, patient ids and image paths."
     folder = _cxr_folder(data_dir, name)
     meta = next((folder/m for m in _CXR_META if (folder/m).exists()), None)
     if meta is None: raise DatasetNotFoundError(f"{folder}: no {' / '.join(_CXR_META)}")
     raw = pd.read_csv(meta)
-    need = ['Image Index', 'Finding Labels', 'Follow-up #', 'Patient ID', 'Patient Age', 'Patient Gender', 'View Position']
+    need = ['Image Index', *(['Finding Labels'] if labels else []), 'Follow-up #', 'Patient ID', 'Patient Age', 'Patient Gender', 'View Position']
     miss = [c for c in need if c not in raw.columns]
     if miss: raise DataFormatError(f"{meta}: column(s) {miss} missing: is this the official Data_Entry_2017 layout?")
-    df = pd.concat([cxr14_features(raw, acquisition), split_findings(raw['Finding Labels'])], axis=1)
+    df = pd.concat([cxr14_features(raw, acquisition), *([split_findings(raw['Finding Labels'])] if labels else [])], axis=1)
     feats = [c for c in df.columns if c in CXR14_FEATURES + list(_CXR_ACQ)]
     notes = dict(metadata=str(meta))
     implausible = df['age'] > 120
@@ -182,7 +192,7 @@ def load_chestxray14(data_dir=None, # a folder in the official layout, or a fold
         df['official_split'] = df['image'].map(lambda n: 'test' if n in tes else ('train_val' if n in tvs else None))
         split_col = 'official_split'
     schema = DatasetSchema(name if data_dir is None or folder != Path(data_dir) else folder.name, 'image', 'patient',
-                           list(CXR14_LABELS), feats, image_col='image', image_root=folder/'images',
+                           list(CXR14_LABELS) if labels else [], feats, image_col='image', image_root=folder/'images',
                            split_col=split_col, notes=notes)
     if check_images:
         present = df['image'].map(lambda n: (folder/'images'/n).exists())
@@ -193,9 +203,9 @@ def load_chestxray14(data_dir=None, # a folder in the official layout, or a fold
             notes['missing_images'] = int(len(missing))
             if drop_missing_images:
                 df = df[present].reset_index(drop=True); notes['dropped_missing_images'] = int(len(missing))
-                warnings.warn(msg + '; dropped as asked')
-            else: warnings.warn(msg + '; pass drop_missing_images=True to drop those rows')
-    return validate(df, schema), schema
+                warnings.warn(msg + '; dropped as asked', DataWarning)
+            else: warnings.warn(msg + '; pass drop_missing_images=True to drop those rows', DataWarning)
+    return validate(df, schema, labels=labels), schema
 
 # %% ../nbs/01_data.ipynb #302e20cb
 def load_csv(path, # the CSV file

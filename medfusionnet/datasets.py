@@ -13,7 +13,7 @@ from .data import load_cervical, load_chestxray14, load_csv
 from .iu_xray import load_iu_reports
 
 # %% auto #0
-__all__ = ['PRESETS', 'register_preset', 'load_dataset', 'summarise_dataset']
+__all__ = ['PRESETS', 'register_preset', 'load_dataset', 'load_inputs', 'summarise_dataset']
 
 # %% ../nbs/01e_datasets.ipynb #dd7b88bf
 def _chestxray14(name:str): return lambda data_dir=None, **kwargs: load_chestxray14(data_dir, name=name, **kwargs)
@@ -36,6 +36,17 @@ def load_dataset(name:str, # a preset name, or the path of a CSV file
     if name in PRESETS: return PRESETS[name](data_dir, **kwargs)
     if str(name).endswith('.csv') or Path(name).is_file(): return load_csv(name, **kwargs)
     raise UnknownDatasetError(f"unknown dataset {name!r}: presets are {', '.join(PRESETS)}, or give a CSV path")
+
+# %% ../nbs/01e_datasets.ipynb #b5643363
+_UNLABELLED = {'chestxray14', 'nih-cxr14-sample'}
+
+def load_inputs(name:str, # a preset name, or the path of a CSV file
+                data_dir=None, # where to look for presets
+                **kwargs, # passed to the loader
+               ) -> tuple:
+    "`(df, schema)` of a dataset's rows for prediction: like `load_dataset`, but labels are not required where the layout allows."
+    if name in _UNLABELLED and name in PRESETS: return PRESETS[name](data_dir, labels=False, **kwargs)
+    return load_dataset(name, data_dir, **kwargs)
 
 # %% ../nbs/01e_datasets.ipynb #0b6a0722
 def summarise_dataset(name:str, data_dir=None) -> dict:

@@ -10,7 +10,7 @@ import gzip, hashlib, io, json, os, shutil, tarfile, tempfile, urllib.error, url
 from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
-from .core import (MedFusionNetError, UnknownDatasetError, DatasetNotFoundError, ChecksumError, DownloadError,
+from .core import (MedFusionNetError, DataWarning, UnknownDatasetError, DatasetNotFoundError, ChecksumError, DownloadError,
                                project_root, atomic_path)
 
 # %% auto #0
@@ -159,7 +159,7 @@ def verify_dataset(name:str, folder=None, strict:bool=False, data_dir=None) -> d
             if n < spec.check.get('min_count', 1):
                 raise DatasetNotFoundError(f"{folder/spec.path}: no files match (dataset {name!r})")
             if want is not None and n < want:
-                warnings.warn(f"{name}: {n} of {want} files matching {spec.path} present (partial copy)")
+                warnings.warn(f"{name}: {n} of {want} files matching {spec.path} present (partial copy)", DataWarning)
             if spec.exact:
                 for f in files:
                     rel = f.relative_to(folder).as_posix()
@@ -179,7 +179,7 @@ def verify_dataset(name:str, folder=None, strict:bool=False, data_dir=None) -> d
                                 f"data/checksums/{name}.sha256 (corrupt or altered file); get it again from {card.homepage}")
         problem = _content_problem(fn, spec.check)
         if problem: raise ChecksumError(f"{fn}: bytes unknown to data/checksums/{name}.sha256 and content check failed: {problem}")
-        warnings.warn(f"{fn}: bytes differ from the known copies; content check passed ({spec.check.get('type')})")
+        warnings.warn(f"{fn}: bytes differ from the known copies; content check passed ({spec.check.get('type')})", DataWarning)
         report[rel] = 'content'
     return report
 

@@ -16,7 +16,7 @@ from fastai.torch_core import TensorImage, default_device
 from fastai.data.core import DataLoaders
 from fastai.data.transforms import DisplayedTransform, IntToFloatTensor, Normalize
 from fastai.vision.augment import aug_transforms
-from .core import MedFusionNetError
+from .core import MedFusionNetError, DataWarning
 from .data import DatasetSchema
 from .images import ResizeCache, ImageError, plot_images
 from .select import UnivariateThresholdSelector
@@ -24,7 +24,8 @@ from .layers import WordTokenizer
 from .model import MODALITIES
 
 # %% auto #0
-__all__ = ['FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls']
+__all__ = ['FusionPreprocessor', 'check_images', 'FusionDataset', 'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders',
+           'fusion_dls']
 
 # %% ../nbs/05a_fusion_data.ipynb #bbf90806
 def _nan_stats(A:np.ndarray) -> tuple:
@@ -88,7 +89,7 @@ def _fit_numeric(self:FusionPreprocessor, df:pd.DataFrame):
         sel.fit(df[s.numeric_cols].astype(float), df[s.label_cols])
         if len(sel.selected_features_): self.selector_ = sel
         else: warnings.warn(f"{s.name}: stage 1 selected no feature on these {len(df)} rows; "
-                            f"using all {len(s.numeric_cols)} numeric features")
+                            f"using all {len(s.numeric_cols)} numeric features", DataWarning)
     self.num_names_ = list(self.selector_.get_feature_names_out()) if self.selector_ is not None else list(s.numeric_cols)
     self.num_mean_, self.num_std_ = _nan_stats(self._numeric(df))
 
@@ -113,7 +114,7 @@ def _image_files(self:FusionPreprocessor, df:pd.DataFrame, warn:bool=True) -> tu
     if warn and bad.any():
         first = ', '.join(str(paths[i]) for i in np.flatnonzero(bad)[:3])
         warnings.warn(f"{s.name}: {int(bad.sum())} of {len(df)} rows name an image that is missing or unreadable "
-                      f"(first: {first}); those rows are treated as having no image (present=False)")
+                      f"(first: {first}); those rows are treated as having no image (present=False)", DataWarning)
     return files, ok
 
 def _read_cached(f) -> np.ndarray:
@@ -129,6 +130,17 @@ def _fit_images(self:FusionPreprocessor, df:pd.DataFrame):
     take = take[np.unique(np.linspace(0, len(take) - 1, min(len(take), self.stats_sample)).astype(int))]
     px = np.stack([_read_cached(files[i]) for i in take]).reshape(-1, self.channels) / 255.
     self.img_mean_, self.img_std_ = px.mean(0).tolist(), np.maximum(px.std(0), 1e-3).tolist()
+
+# %% ../nbs/05a_fusion_data.ipynb #bfdbd916
+def check_images(df:pd.DataFrame, # the table
+                 schema:DatasetSchema, # its schema (with an image column)
+                 image_size:int=64, # the training image size (the cache is per size)
+                 channels:int=1, # image channels
+                 cache_folder=None, # resize cache folder (default: the cache's own)
+                ) -> np.ndarray:
+    "Cache every image `df` names; warn once about missing or unreadable ones. Returns which rows have a usable image."
+    prep = FusionPreprocessor(schema, ('image',), image_size=image_size, channels=channels, cache_folder=cache_folder)
+    return prep._image_files(df)[1]
 
 # %% ../nbs/05a_fusion_data.ipynb #618216bc
 @patch
@@ -175,6 +187,37 @@ def summary(self:FusionPreprocessor) -> dict:
         d['stage1_selected'] = list(self.selector_.selected_features_)
         d['stage1_rules'] = self.selector_.rules_[['label', 'feature', 'direction', 'threshold', 'J']].to_dict('records')
     return d
+
+# %% ../nbs/05a_fusion_data.ipynb #ab6d042f
+_PREP_PARAMS = ('stage1_features', 'alpha', 'missing_indicators', 'image_size', 'channels', 'cache_folder', 'text_len',
+                'min_freq', 'max_vocab', 'stats_sample')
+
+@patch
+def to_dict(self:FusionPreprocessor) -> dict:
+    "The fitted preprocessor as JSON-ready data (no pickle: a shared model folder cannot run code when it is loaded)."
+    if not hasattr(self, 'labels_'): raise MedFusionNetError("FusionPreprocessor: call fit(training_rows) first")
+    arr = lambda a: None if a is None else np.asarray(a, float).tolist()
+    return dict(schema=self.schema.to_dict(), modalities=list(self.modalities),
+                params={k: str(v) if isinstance(v, Path) else v for k in _PREP_PARAMS for v in [getattr(self, k)]},
+                n_train=self.n_train_, labels=list(self.labels_),
+                selector=self.selector_.to_dict() if self.selector_ is not None else None,
+                num_names=list(self.num_names_), num_mean=arr(getattr(self, 'num_mean_', None)),
+                num_std=arr(getattr(self, 'num_std_', None)), cat_levels=dict(self.cat_levels_),
+                tokenizer=self.tokenizer_.to_dict() if self.tokenizer_ is not None else None,
+                img_mean=self.img_mean_, img_std=self.img_std_)
+
+@patch(cls_method=True)
+def from_dict(cls:FusionPreprocessor, d:dict) -> FusionPreprocessor:
+    "A fitted preprocessor from `to_dict`'s data, without the training rows."
+    params = {**d['params'], 'cache_folder': Path(d['params']['cache_folder']) if d['params']['cache_folder'] else None}
+    p = cls(DatasetSchema.from_dict(d['schema']), tuple(d['modalities']), **params)
+    p.n_train_, p.labels_, p.num_names_ = d['n_train'], list(d['labels']), list(d['num_names'])
+    p.selector_ = UnivariateThresholdSelector.from_dict(d['selector']) if d['selector'] is not None else None
+    if d['num_mean'] is not None: p.num_mean_, p.num_std_ = np.asarray(d['num_mean'], float), np.asarray(d['num_std'], float)
+    p.cat_levels_ = {c: list(v) for c, v in d['cat_levels'].items()}
+    p.tokenizer_ = WordTokenizer.from_dict(d['tokenizer']) if d['tokenizer'] is not None else None
+    p.img_mean_, p.img_std_ = d['img_mean'], d['img_std']
+    return p
 
 # %% ../nbs/05a_fusion_data.ipynb #2a8b46d6
 _EMPTY = torch.zeros(0)

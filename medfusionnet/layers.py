@@ -10,7 +10,7 @@ import math, re
 from collections import Counter
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
-from fastcore.basics import store_attr
+from fastcore.basics import store_attr, patch
 from .core import MedFusionNetError
 
 # %% auto #0
@@ -289,6 +289,19 @@ class WordTokenizer:
     def decode(self, ids) -> list:
         "Words of each row of `ids`, padding dropped."
         return [[self.vocab_[i] for i in row if i != self.pad_id] for row in torch.as_tensor(ids).tolist()]
+
+# %% ../nbs/03_layers.ipynb #c562158c
+@patch
+def to_dict(self:WordTokenizer) -> dict:
+    "The fitted tokenizer as JSON-ready data (its settings and vocabulary)."
+    return dict(min_freq=self.min_freq, max_vocab=self.max_vocab, lower=self.lower, vocab=list(self.vocab_))
+
+@patch(cls_method=True)
+def from_dict(cls:WordTokenizer, d:dict) -> WordTokenizer:
+    "A fitted tokenizer from `to_dict`'s data."
+    t = cls(d['min_freq'], d['max_vocab'], d['lower'])
+    t.vocab_ = list(d['vocab']); t.stoi_ = {w: i for i, w in enumerate(t.vocab_)}
+    return t
 
 # %% ../nbs/03_layers.ipynb #5c27c3fd
 class TextEncoder(nn.Module):

@@ -6,7 +6,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/learner.html.md"""
 
 # %% ../nbs/05e_learner.ipynb #f46a2134
 from __future__ import annotations
-import contextlib, copy, dataclasses, hashlib, json, os, pickle, time, warnings
+import contextlib, copy, dataclasses, hashlib, json, os, time, warnings
 from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path
@@ -16,7 +16,7 @@ from fastai.torch_core import set_seed, default_device, rank_distrib, num_distri
 from fastai.data.core import DataLoaders, TfmdDL
 from fastai.learner import Learner, CancelEpochException
 import fastai.callback.schedule, fastai.callback.fp16   # (they add Learner.fit_one_cycle and Learner.to_fp16)
-from .core import MedFusionNetError, TrainingError, project_root, write_json_atomic
+from .core import MedFusionNetError, TrainingError, project_root, atomic_path, write_json_atomic, DataWarning
 from .data import DatasetSchema
 from .evaluate import defined_labels
 from .model import create_model, baseline_models
@@ -192,7 +192,7 @@ def fit_fusion(df:pd.DataFrame, # the table
     Yv = schema.labels(df.iloc[valid_idx])
     defined = bool(defined_labels(Yv).any())
     if not defined: warnings.warn("no label has both positives and negatives in the validation rows: macro AUROC is "
-                                  "undefined there; the best epoch is chosen by validation loss")
+                                  "undefined there; the best epoch is chosen by validation loss", DataWarning)
     ckpt = CheckpointCallback('auroc_macro' if defined else 'valid_loss', patience=s.patience, keep_best=keep_best)
     learn = fusion_learner(dls, net, make_loss(s.loss, schema.labels(df.iloc[train_idx]), schema.label_cols), path=run_dir,
                            cbs=[EpochSeed(s.seed), ckpt] + ([UnimodalLoss(s.unimodal_loss)] if s.unimodal_loss else [])
@@ -242,27 +242,54 @@ def predict_fusion(result:FusionResult, df:pd.DataFrame,
     return torch.cat(out).numpy()
 
 # %% ../nbs/05e_learner.ipynb #63183c61
-def save_fusion(result:FusionResult, folder) -> Path:
-    "Write `model.pth`, `preprocessor.pkl`, `history.csv` and, last, `config.json` to `folder`."
+_SAVE_FORMAT = 2   # 1: preprocessor.pkl (never loaded: unpickling runs code); 2: preprocessor.json
+
+def save_fusion(result:FusionResult, # a trained model
+                folder, # the folder to write (created)
+               ) -> Path:
+    "Write `model.pth`, `preprocessor.json`, `history.csv` and, last, `config.json` to `folder`."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    torch.save(get_model(result.learn.model).state_dict(), folder/'model.pth')
-    with open(folder/'preprocessor.pkl', 'wb') as f: pickle.dump(dict(prep=result.prep, loss_func=result.learn.loss_func), f)
+    with atomic_path(folder/'model.pth') as tmp: torch.save(get_model(result.learn.model).state_dict(), tmp)
+    write_json_atomic(dict(format=_SAVE_FORMAT, preprocessor=result.prep.to_dict(), loss=loss_to_dict(result.learn.loss_func)),
+                      folder/'preprocessor.json', indent=1)
+    (folder/'preprocessor.pkl').unlink(missing_ok=True)     # (an older save in the same folder)
     result.history.to_csv(folder/'history.csv', index=False)
     write_json_atomic(result.config, folder/'config.json', indent=1, default=str)
     return folder
 
-def load_fusion(folder, device=None) -> FusionResult:
-    "A `FusionResult` from a `save_fusion` folder (no training data needed); its learner has no data loaders."
-    folder = Path(folder)
+def _read_saved(folder:Path) -> tuple:
+    "`(config, preprocessor, loss)` of a saved model folder, each parsed from plain data; one clear error otherwise."
     if not (folder/'config.json').exists():
         raise MedFusionNetError(f"{folder}: no config.json (not a saved model, or an incomplete save)")
-    config = json.loads((folder/'config.json').read_text())
-    with open(folder/'preprocessor.pkl', 'rb') as f: saved = pickle.load(f)
-    prep = saved['prep']
+    fn = folder/'preprocessor.json'
+    if not fn.exists():
+        if (folder/'preprocessor.pkl').exists():
+            raise MedFusionNetError(f"{folder}: the preprocessor is a pickle (preprocessor.pkl, saved by an older version), "
+                                    f"which is never loaded because unpickling a shared file can run any code in it; "
+                                    f"retrain the model to get a preprocessor.json")
+        raise MedFusionNetError(f"{folder}: no preprocessor.json (an incomplete save)")
+    name = 'config.json'
+    try:
+        config = json.loads((folder/name).read_text())
+        name = 'preprocessor.json'
+        saved = json.loads(fn.read_text())
+        if saved.get('format') != _SAVE_FORMAT: raise ValueError(f"format {saved.get('format')!r}, expected {_SAVE_FORMAT}")
+        return config, FusionPreprocessor.from_dict(saved['preprocessor']), loss_from_dict(saved['loss'])
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise MedFusionNetError(f"{folder/name}: not a saved model's {name} ({type(e).__name__}: {e})") from None
+
+def load_fusion(folder, # a `save_fusion` folder
+                device=None, # where the model goes (default: fastai's default device)
+               ) -> FusionResult:
+    "A `FusionResult` from a `save_fusion` folder (no training data needed; nothing unpickled); its learner has no data loaders."
+    folder = Path(folder)
+    config, prep, loss = _read_saved(folder)
     net = fusion_model(config['model'], len(prep.labels_), prep, **config.get('model_kwargs', {}))
-    net.load_state_dict(torch.load(folder/'model.pth', map_location='cpu', weights_only=True))
+    try: net.load_state_dict(torch.load(folder/'model.pth', map_location='cpu', weights_only=True))
+    except Exception as e:
+        raise MedFusionNetError(f"{folder/'model.pth'}: not this model's weights ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     device = torch.device(device) if device is not None else default_device()
     dls = DataLoaders(); dls.device = device                     # (no data: fastai's constructor skips the device then)
-    learn = fusion_learner(dls, net.to(device), loss_func=saved['loss_func'], path=folder)
+    learn = fusion_learner(dls, net.to(device), loss_func=loss, path=folder)
     hist = pd.read_csv(folder/'history.csv') if (folder/'history.csv').exists() else pd.DataFrame()
     return FusionResult(learn, prep, config, hist, folder)

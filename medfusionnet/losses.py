@@ -10,10 +10,10 @@ import warnings
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
-from .core import MedFusionNetError
+from .core import MedFusionNetError, DataWarning
 
 # %% auto #0
-__all__ = ['WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss', 'make_loss']
+__all__ = ['WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss', 'make_loss', 'loss_to_dict', 'loss_from_dict']
 
 # %% ../nbs/05b_losses.ipynb #ba09a186
 class _SigmoidLoss(nn.Module):
@@ -37,7 +37,7 @@ class WeightedBCELoss(_SigmoidLoss):
         pos = Y.sum(0); w = np.clip((len(Y) - pos) / np.maximum(pos, 1), *clip)
         if (never := pos == 0).any():
             names = [labels[k] if labels else f'label {k}' for k in np.flatnonzero(never)]
-            warnings.warn(f"label(s) {names} never positive in the {len(Y)} training rows: positive weight 1")
+            warnings.warn(f"label(s) {names} never positive in the {len(Y)} training rows: positive weight 1", DataWarning)
             w[never] = 1.
         return cls(w)
 
@@ -89,3 +89,22 @@ def make_loss(loss='bce', # 'bce' (positive-weighted), 'focal', 'asl', or a loss
     if loss == 'focal': return FocalLoss()
     if loss == 'asl': return AsymmetricLoss()
     raise MedFusionNetError(f"unknown loss {loss!r}: use 'bce', 'focal', 'asl' or a loss module")
+
+# %% ../nbs/05b_losses.ipynb #755cd0ee
+def loss_to_dict(loss) -> dict:
+    "A loss as JSON-ready data: its class and settings (a loss of your own is recorded by its class name only)."
+    if isinstance(loss, WeightedBCELoss):
+        return dict(name='WeightedBCELoss', pos_weight=None if loss.pos_weight is None else loss.pos_weight.tolist())
+    if isinstance(loss, FocalLoss): return dict(name='FocalLoss', gamma=loss.gamma, alpha=loss.alpha)
+    if isinstance(loss, AsymmetricLoss):
+        return dict(name='AsymmetricLoss', gamma_neg=loss.gamma_neg, gamma_pos=loss.gamma_pos, clip=loss.clip, eps=loss.eps)
+    return dict(name=type(loss).__name__)
+
+_LOSSES = dict(WeightedBCELoss=WeightedBCELoss, FocalLoss=FocalLoss, AsymmetricLoss=AsymmetricLoss)
+
+def loss_from_dict(d:dict) -> nn.Module:
+    "The loss `loss_to_dict` recorded; a loss of your own comes back as plain BCE, with a warning."
+    if d['name'] not in _LOSSES:
+        warnings.warn(f"loss {d['name']!r} is not one of {list(_LOSSES)}: loaded as plain BCE (predictions are unaffected)")
+        return WeightedBCELoss()
+    return _LOSSES[d['name']](**{k: v for k, v in d.items() if k != 'name'})

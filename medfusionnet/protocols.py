@@ -6,15 +6,16 @@ Docs: https://medfusionnet.github.io/medfusionnet/protocols.html.md"""
 
 # %% ../nbs/06_protocols.ipynb #6a08f3ce
 from __future__ import annotations
-import dataclasses, time, warnings
+import dataclasses, hashlib, json, time, warnings
+from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.impute import SimpleImputer
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import StandardScaler, OneHotEncoder
 from sklearn.linear_model import LogisticRegression
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from .core import MedFusionNetError
+from .core import MedFusionNetError, atomic_path, write_json_atomic, DataWarning
 from .data import DatasetSchema, load_cervical
 from .splits import multilabel_group_kfold, patient_split, check_disjoint
 from .select import UnivariateThresholdSelector
@@ -22,8 +23,8 @@ from .evaluate import evaluate_predictions, choose_thresholds, format_ci, define
 from .risk import RiskStratifier, level_table, calibration_report
 
 # %% auto #0
-__all__ = ['ABLATIONS', 'TABULAR', 'tabular_baseline', 'MultiLabelTabular', 'permute_patient_labels', 'cv_model_names', 'run_cv',
-           'cv_summary', 'cv_risk_summary']
+__all__ = ['ABLATIONS', 'TABULAR', 'tabular_baseline', 'MultiLabelTabular', 'permute_patient_labels', 'cv_model_names',
+           'check_model', 'check_cv_request', 'check_labels', 'needs_images', 'run_cv', 'cv_summary', 'cv_risk_summary']
 
 # %% ../nbs/06_protocols.ipynb #3f0be616
 def tabular_baseline(name:str, seed:int=0):
@@ -41,31 +42,53 @@ def tabular_baseline(name:str, seed:int=0):
     raise MedFusionNetError(f"unknown tabular baseline {name!r}: choose lr, gb or rf")
 
 # %% ../nbs/06_protocols.ipynb #8bae1c6b
-class MultiLabelTabular:
-    "One tabular baseline per label (optionally after stage 1), fitted on training rows only."
-    def __init__(self, name:str, stage1:int|None=None, seed:int=0): self.name, self.stage1, self.seed = name, stage1, seed
+def _categorical_encoder():
+    "Missing values as their own category, then one column per category (unseen categories: all zeros), fitted in-fold."
+    return make_pipeline(SimpleImputer(strategy='constant', fill_value='(missing)'),
+                         OneHotEncoder(handle_unknown='ignore', sparse_output=False))
 
-    def fit(self, X:pd.DataFrame, Y:pd.DataFrame):
+def _as_categories(X:pd.DataFrame) -> pd.DataFrame:
+    "Categorical columns as strings (a column may mix numbers and text), missing values as NaN."
+    return X.apply(lambda s: s.map(lambda v: np.nan if pd.isna(v) else str(v))).astype(object)
+
+class MultiLabelTabular:
+    "One tabular baseline per label (optionally after stage 1), fitted on training rows only; categorical columns one-hot encoded in-fold."
+    def __init__(self, name:str, # 'lr', 'gb' or 'rf' (see `tabular_baseline`)
+                 stage1:int|None=None, # stage 1 on the numeric columns first, keeping this many features per label
+                 seed:int=0, # seeds the models
+                 categorical=(), # the categorical columns of the tables it will see (the others are numeric)
+                ):
+        self.name, self.stage1, self.seed, self.categorical = name, stage1, seed, list(categorical)
+
+    def fit(self, X:pd.DataFrame, # training rows: numeric and categorical columns (NaN allowed anywhere)
+            Y:pd.DataFrame, # their 0/1 labels
+           ):
         self.labels_, self.models_, self.constant_ = list(Y.columns), {}, {}
-        self.sel_ = None
+        self.numeric_ = [c for c in X.columns if c not in self.categorical]
+        self.sel_ = self.enc_ = None
         if self.stage1:
+            if not self.numeric_: raise MedFusionNetError(f"{self.name}+stage1{self.stage1}: stage 1 needs numeric columns; there are none")
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', UserWarning)   # rare labels are reported below, per label
-                self.sel_ = UnivariateThresholdSelector(n_features=self.stage1).fit(X, Y)
+                self.sel_ = UnivariateThresholdSelector(n_features=self.stage1).fit(X[self.numeric_].astype(float), Y)
+        if self.categorical: self.enc_ = _categorical_encoder().fit(_as_categories(X[self.categorical]))
         Xt = self._x(X)
         for l in self.labels_:
             y = Y[l].to_numpy().astype(int)
             if not defined_labels(y)[0]:   # never (or always) positive in this training fold: nothing to learn
                 self.constant_[l] = float(y.mean())
                 warnings.warn(f"label {l!r} is {'never' if y.max() == 0 else 'always'} positive in the training rows: "
-                              f"its predictions are the constant {y.mean():.0f}")
+                              f"its predictions are the constant {y.mean():.0f}", DataWarning)
                 continue
             self.models_[l] = clone(tabular_baseline(self.name, self.seed)).fit(Xt, y)
         return self
 
-    def _x(self, X):
-        if self.sel_ is None: return X.to_numpy(float)
-        return np.asarray(self.sel_.transform(X), float)
+    def _x(self, X) -> np.ndarray:
+        "The model matrix: numeric columns (or stage 1's output), then the one-hot categorical columns."
+        Xn = X[self.numeric_].to_numpy(float, na_value=np.nan)
+        if self.sel_ is not None: Xn = np.asarray(self.sel_.transform(X[self.numeric_].astype(float)), float)
+        if self.enc_ is None: return Xn
+        return np.hstack([Xn, self.enc_.transform(_as_categories(X[self.categorical]))])
 
     def predict_proba(self, X:pd.DataFrame) -> np.ndarray:
         "Probabilities, n x K."
@@ -101,12 +124,17 @@ def cv_model_names(schema:DatasetSchema|None=None) -> list:
     names = list(TABULAR) + [f'{t}+stage1{n}' for t in TABULAR for n in (5,)] + list(ABLATIONS) + ['densenet121', 'late']
     return names if schema is None else [n for n in names if _needs(n) <= set(schema.modalities)]
 
-def _check_model(name:str, schema:DatasetSchema):
+def check_model(name:str, # a model name `run_cv` accepts
+                schema:DatasetSchema, # the dataset's schema
+               ):
+    "One clear error when `name` is not a model `run_cv` knows, or needs columns the dataset does not have."
     base = name.split('+')[0]
     if base in TABULAR:
         if name != base and not (name.startswith(base + '+stage1') and name[len(base) + 7:].isdigit()):
             raise MedFusionNetError(f"unknown model {name!r}: write e.g. '{base}+stage15' (stage 1 with 5 features per label)")
         if not schema.feature_cols: raise MedFusionNetError(f"model {name!r} needs tabular features; {schema.name} has none")
+        if name != base and not schema.numeric_cols:
+            raise MedFusionNetError(f"model {name!r}: stage 1 needs numeric features; {schema.name} has none")
         return
     if name not in ABLATIONS and name not in ('densenet121', 'late'):
         raise MedFusionNetError(f"unknown model {name!r}; choose from {', '.join(cv_model_names())}")
@@ -129,7 +157,7 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
     if model in cache: return cache[model]
     if model.split('+')[0] in TABULAR:
         base, _, s1 = model.partition('+stage1')
-        m = MultiLabelTabular(base, stage1=int(s1) if s1 else None, seed=seed)
+        m = MultiLabelTabular(base, stage1=int(s1) if s1 else None, seed=seed, categorical=schema.categorical_cols)
         X, Y = df[schema.feature_cols], df[schema.label_cols]
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', UserWarning)     # labels constant in a fold; scikit-learn's ConvergenceWarning
@@ -158,6 +186,67 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
     cache[model] = out
     return out
 
+# %% ../nbs/06_protocols.ipynb #1483297c
+def check_cv_request(df:pd.DataFrame, # the table
+                     schema:DatasetSchema, # its schema
+                     n_splits:int, # folds asked for
+                    ):
+    "Stop with one clear error, before any training, when the table cannot give `n_splits` patient-grouped folds with every label learnable."
+    n_pat = int(df[schema.group_col].nunique())
+    if n_splits < 2: raise MedFusionNetError(f"cross-validation needs at least 2 folds; got {n_splits}")
+    if n_splits > n_pat:
+        raise MedFusionNetError(f"{schema.name}: {n_splits} folds need at least {n_splits} patients "
+                                f"({schema.group_col!r}); the table has {n_pat}")
+    check_labels(df, schema)
+
+def check_labels(df:pd.DataFrame, # the table
+                 schema:DatasetSchema, # its schema
+                ):
+    "One clear error when a label has no positive row at all (nothing to learn or to score)."
+    Y = schema.labels(df)
+    if never := [l for l, p in zip(schema.label_cols, Y.sum(0)) if p == 0]:
+        raise MedFusionNetError(f"{schema.name}: label(s) {never} have no positive row: nothing to learn or score; "
+                                f"leave them out of the labels")
+
+def needs_images(name:str, # a model name
+                 schema:DatasetSchema, # the dataset's schema
+                ) -> bool:
+    "Whether model `name` reads the images of `schema`'s dataset."
+    if name.split('+')[0] in TABULAR: return False
+    mods = ABLATIONS.get(name, {}).get('modalities')
+    return 'image' in (mods or schema.modalities)
+
+def _sha1(values) -> str: return hashlib.sha1('\x1f'.join(map(str, values)).encode()).hexdigest()
+
+def _claim_checkpoints(folder:Path, fingerprint:dict):
+    "Use `folder` for this cross-validation's checkpoints, refusing one that holds another cross-validation's."
+    fn = folder/'protocol.json'
+    fp = json.loads(json.dumps(fingerprint, default=str))
+    if fn.exists():
+        old = json.loads(fn.read_text())
+        if diff := [k for k in fp if old.get(k) != fp[k]]:
+            raise MedFusionNetError(f"{folder} holds the finished folds of another cross-validation (it differs in "
+                                    f"{', '.join(diff)}): choose another --out, or delete {folder} to start again")
+    else: write_json_atomic(fp, fn)
+
+def _save_unit(fn:Path, Pva, Pte, te, seconds:float, late_weights=None):
+    "One finished (repeat, fold, model): validation and test predictions, the test rows, the seconds it took."
+    arrays = dict(Pva=Pva, Pte=Pte, te=np.asarray(te), seconds=np.float64(seconds))
+    if late_weights is not None: arrays['late_weights'] = np.asarray(late_weights)
+    with atomic_path(fn) as tmp, open(tmp, 'wb') as f: np.savez(f, **arrays)
+
+def _load_unit(fn:Path, te, cache:dict, m:str) -> tuple:
+    "`(Pva, Pte, seconds)` of a saved unit, checked against this fold's test rows; fills `cache` as a fit would."
+    try:
+        with np.load(fn, allow_pickle=False) as z:
+            Pva, Pte, rows, secs = z['Pva'], z['Pte'], z['te'], float(z['seconds'])
+            lw = z['late_weights'] if 'late_weights' in z.files else None
+    except Exception as e: raise MedFusionNetError(f"{fn}: unreadable checkpoint ({e}); delete it to refit that fold") from None
+    if not np.array_equal(rows, te): raise MedFusionNetError(f"{fn}: saved for other test rows; delete it to refit that fold")
+    cache[m] = (Pva, Pte)
+    if lw is not None: cache['late_weights'] = lw
+    return Pva, Pte, secs
+
 # %% ../nbs/06_protocols.ipynb #fe397ea4
 def run_cv(df:pd.DataFrame, # the table
            schema:DatasetSchema, # its schema
@@ -172,17 +261,26 @@ def run_cv(df:pd.DataFrame, # the table
            fusion_kwargs:dict|None=None, # per-model `fit_fusion` keyword arguments on top of `settings` ({'*': {...}} for all)
            risk:bool|dict=True, # per fold, fit a `RiskStratifier` (a dict: its settings) on the inner validation predictions, apply it to the test fold
            progress:bool=True, # print each fold's macro AUROC
+           checkpoints=None, # folder: each finished (repeat, fold, model) is saved there, and a rerun resumes from them
           ) -> dict:
     "Cross-validate `models` under identical folds; returns fold metrics, pooled metrics with CIs and OOF predictions."
     fusion_kwargs = fusion_kwargs or {}
-    for m in models: _check_model(m, schema)
+    for m in models: check_model(m, schema)
     if len(set(models)) != len(models): raise MedFusionNetError(f"models named twice: {list(models)}")
+    check_cv_request(df, schema, n_splits)
+    ck = Path(checkpoints) if checkpoints is not None else None
+    if ck is not None:
+        _claim_checkpoints(ck, dict(dataset=schema.name, n_rows=len(df), ids_sha1=_sha1(df[schema.id_col].astype(str)),
+                                    labels_sha1=_sha1(schema.labels(df).ravel()), models=list(models), n_splits=n_splits,
+                                    n_repeats=n_repeats, seed=seed, inner_valid=inner_valid, permute_labels=permute_labels,
+                                    settings=None if settings is None else settings.record(),
+                                    fusion_kwargs=repr(sorted((fusion_kwargs or {}).items())), risk=risk))
     if permute_labels: df = permute_patient_labels(df, schema, seed=seed + 12345)
     K, labels = len(schema.label_cols), schema.label_cols
     oof = {m: np.zeros((n_repeats, len(df), K)) for m in models}
     cal = {m: np.zeros((n_repeats, len(df), K)) for m in models} if risk else None
     lev = {m: np.full((n_repeats, len(df), K), 'undefined', dtype=object) for m in models} if risk else None
-    fold_rows, times, late_w = [], {m: 0. for m in models}, []
+    fold_rows, times, late_w, resumed = [], {m: 0. for m in models}, [], 0
     groups = df[schema.group_col].to_numpy()
     Yall = schema.labels(df)
     for r, f, tr, te in multilabel_group_kfold(df, schema, n_splits=n_splits, n_repeats=n_repeats, seed=seed):
@@ -191,9 +289,15 @@ def run_cv(df:pd.DataFrame, # the table
         check_disjoint(groups, itr, iva, te, names=['inner train', 'inner valid', 'test'])
         cache = {}
         for m in models:
-            t0 = time.time()
-            Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache)
-            times[m] += time.time() - t0
+            fn = ck/f'r{r}-f{f}-{m}.npz' if ck is not None else None
+            if fn is not None and fn.exists():               # finished before an interruption: its predictions, not a refit
+                Pva, Pte, secs = _load_unit(fn, te, cache, m); resumed += 1
+            else:
+                t0 = time.time()
+                Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache)
+                secs = time.time() - t0
+                if fn is not None: _save_unit(fn, Pva, Pte, te, secs, cache.get('late_weights') if m == 'late' else None)
+            times[m] += secs
             thr = choose_thresholds(Yall[iva], Pva, labels)
             oof[m][r, te] = Pte
             if risk:
@@ -226,7 +330,7 @@ def run_cv(df:pd.DataFrame, # the table
             risk_out[m] = dict(levels=level_table(Yr, stack(cal[m]), Lm, labels, groups=gr),
                                calibration=calibration_report(Yr, stack(oof[m]), stack(cal[m]), labels))
     return dict(folds=folds, pooled=pooled, oof={m: v.mean(0) for m, v in oof.items()}, seconds=times, risk=risk_out,
-                late_weights=pd.DataFrame(late_w) if late_w else None,
+                late_weights=pd.DataFrame(late_w) if late_w else None, resumed=resumed,
                 protocol=dict(n_splits=n_splits, n_repeats=n_repeats, seed=seed, inner_valid=inner_valid,
                               permute_labels=permute_labels, grouping=schema.group_col, n_rows=len(df),
                               n_patients=int(df[schema.group_col].nunique())))

@@ -16,7 +16,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, roc_curve
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold
 from fastcore.basics import patch
-from .core import MedFusionNetError, write_json_atomic
+from .core import MedFusionNetError, write_json_atomic, DataWarning
 from .evaluate import defined_labels
 
 # %% auto #0
@@ -275,12 +275,12 @@ def fit(self:RiskStratifier,
         cuts = (_cuts(y, q, self.sens_target, self.spec_target) if enough else
                 dict(low_cut=np.nan, high_cut=np.nan, overlap=False, sens_low=np.nan, spec_high=np.nan,
                      frac_low=np.nan, frac_intermediate=np.nan, frac_high=np.nan))
-        if not row['fitted']: warnings.warn(f"label {l!r}: {row['note']}; its risk level is 'undefined'", stacklevel=2)
+        if not row['fitted']: warnings.warn(f"label {l!r}: {row['note']}; its risk level is 'undefined'", DataWarning, stacklevel=2)
         elif not enough:
             why = (f"no cut-offs: {npat} positive {'patient' if groups is not None else 'row'}(s) in validation, fewer than "
                    f"min_positive_patients={self.min_positive_patients}")
             row['note'] = '; '.join(x for x in (row['note'], why) if x)
-            warnings.warn(f"label {l!r}: {why}; calibrated, but its risk level is 'undefined'", stacklevel=2)
+            warnings.warn(f"label {l!r}: {why}; calibrated, but its risk level is 'undefined'", DataWarning, stacklevel=2)
         row.update(positive_patients=npat, cut_offs=bool(enough))
         rows.append(dict(label=l, **row, brier_before=_brier(y, p), brier_after=_brier(y, q),
                          ece_before=expected_calibration_error(y, p, self.n_bins),

@@ -11,13 +11,14 @@ from dataclasses import dataclass, asdict, field
 from typing import Any
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import MedFusionNetError, write_json_atomic, write_csv_atomic, save_fig, metrics_records, versions, machine
+from .core import (MedFusionNetError, write_json_atomic, write_csv_atomic, save_fig, metrics_records, versions, machine,
+                               current_warnings)
 from .data import DatasetSchema
 from .splits import patient_split
 from .evaluate import evaluate_predictions, choose_thresholds, plot_roc_pr
 from .risk import RiskStratifier, calibration_report, level_table, plot_reliability, plot_levels
 from .settings import TrainSettings
-from .protocols import run_cv, cv_summary, cv_risk_summary
+from .protocols import run_cv, cv_summary, cv_risk_summary, check_cv_request, check_labels, check_model, needs_images
 
 # %% auto #0
 __all__ = ['RunFolder', 'RunResult', 'held_out_report', 'train_run', 'cv_run']
@@ -145,12 +146,15 @@ def train_run(df:pd.DataFrame, # the table
              ) -> RunResult:
     "`medfusionnet train` as a function: train, fit thresholds and risk levels on validation, report on test, write the run folder."
     from medfusionnet.learner import fit_fusion, predict_fusion, save_fusion
+    from medfusionnet.fusion_data import check_images
     s, extra = TrainSettings.split(settings, **kwargs)
     if extra: raise MedFusionNetError(f"train_run: unknown setting(s) {sorted(extra)}")
     rf = RunFolder(out); out = rf.path
     if rf.is_finished() and not resume:
         raise MedFusionNetError(f"{out} already holds a finished run (metrics.json): choose another --out")
+    check_labels(df, sc)
     sp = patient_split(df, sc, valid=valid, test=test, seed=s.seed)
+    if 'image' in sc.modalities: check_images(df, sc, s.image_size)      # every image read once, before training
     if config is None: config = dict(dataset=sc.name, **asdict(s), valid=valid, test=test, n_boot=n_boot, risk=risk,
                                      sens_target=sens_target, spec_target=spec_target, min_positive_patients=min_positive_patients)
     rf.write_start(config, {k: sorted(map(str, df.iloc[v][sc.group_col].unique())) for k, v in sp.items()}, sc)
@@ -179,7 +183,7 @@ def train_run(df:pd.DataFrame, # the table
                            headline='test' if rt else 'valid (optimistic: thresholds were chosen on it; use --test)'),
              model=res.config, metrics=(rt or rv)['metrics'], test=rt, valid=rv,
              risk=strat.table_.reset_index().to_dict(orient='records') if strat else None,
-             versions=versions(), seed=s.seed)
+             warnings=current_warnings(), versions=versions(), seed=s.seed)
     rf.write_metrics(m)
     return RunResult(m, res, strat, sp, {'valid': tv, **({'test': tt} if rt else {})}, rf)
 
@@ -196,13 +200,20 @@ def cv_run(df:pd.DataFrame, # the table
            risk:bool=True, # per-fold calibration and risk levels, fitted on each fold's inner validation predictions
            min_positive_patients:int=5, # risk levels only for labels with this many positive patients in a fold's inner validation
            command:str|None=None, # the command line, recorded in metrics.json
+           progress:bool=True, # print each fold's macro AUROC as it finishes
           ) -> dict:
-    "`medfusionnet cv` as a function: cross-validate `models` under identical folds and write the results folder."
+    "`medfusionnet cv` as a function: cross-validate `models` under identical folds and write the results folder; rerun, it resumes."
     s = settings or TrainSettings()
     out = Path(out)
+    check_cv_request(df, sc, folds)
+    for m in models: check_model(m, sc)
+    if 'image' in sc.modalities and any(needs_images(m, sc) for m in models):
+        from medfusionnet.fusion_data import check_images
+        check_images(df, sc, s.image_size)                                   # every image read once, before training
     t0 = time.time()
     cv = run_cv(df, sc, models=models, n_splits=folds, n_repeats=repeats, seed=s.seed, permute_labels=permute_labels,
-                n_boot=n_boot, settings=s, risk=dict(min_positive_patients=min_positive_patients) if risk else False)
+                n_boot=n_boot, settings=s, risk=dict(min_positive_patients=min_positive_patients) if risk else False,
+                checkpoints=out/'checkpoints', progress=progress)
     secs = time.time() - t0
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(cv['folds'], out/'folds.csv', index=False)
@@ -226,5 +237,5 @@ def cv_run(df:pd.DataFrame, # the table
                            command=command, machine=machine(), models=list(models), fusion_settings=fusion_settings,
                            seconds={**cv['seconds'], 'total': secs}, fold_mean_sd_auroc=summ.to_dict(),
                            pooled={m: metrics_records(r) for m, r in cv['pooled'].items()},
-                           **risk_rec, versions=versions(), seed=s.seed), out/'metrics.json')
-    return dict(cv=cv, summary=summ, risk_summary=rs, seconds=secs, folder=out)
+                           **risk_rec, warnings=current_warnings(), versions=versions(), seed=s.seed), out/'metrics.json')
+    return dict(cv=cv, summary=summ, risk_summary=rs, seconds=secs, folder=out, resumed=cv['resumed'])

@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt, seaborn as sns
 from scipy import sparse, stats
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
-from .core import MedFusionNetError
+from fastcore.basics import patch
+from .core import MedFusionNetError, DataWarning
 
 # %% auto #0
 __all__ = ['InputError', 'youden_cuts', 'cut_pvalues', 'UnivariateThresholdSelector', 'plot_scores', 'plot_top_features',
@@ -195,7 +196,7 @@ class UnivariateThresholdSelector(TransformerMixin, BaseEstimator):
         npos = Yv.sum(0)
         for k in np.flatnonzero((npos == 0) | (npos == n)):
             warnings.warn(f"label {labels[k]!r} is never {'positive' if npos[k] == 0 else 'negative'} in the {n} rows "
-                          f"fitted on: no features are selected for it", stacklevel=2)
+                          f"fitted on: no features are selected for it", DataWarning, stacklevel=2)
         pairs = _positive_pairs(Yv)
         res = [_cuts(C[:, j], pairs, K) for j in range(C.shape[1])]
         self.table_ = self._table({key: np.stack([r[key] for r in res], 1) for key in res[0]})   # (K, F) arrays
@@ -265,6 +266,37 @@ class UnivariateThresholdSelector(TransformerMixin, BaseEstimator):
                for r in self.rules_.itertuples()]
         cols = [v[c] for c in self.selected_features_] + [i.astype(float) for i in ind]
         return np.column_stack(cols) if cols else np.empty((n, 0))
+
+# %% ../nbs/02_select.ipynb #8b791b76
+_TABLE_FLOAT, _TABLE_INT = ('threshold', 'J', 'sensitivity', 'specificity', 'p', 'q'), ('n_pos', 'n_neg', 'rank')
+
+@patch
+def to_dict(self:UnivariateThresholdSelector) -> dict:
+    "The fitted selector as JSON-ready data: parameters, the names fitted on, and the score table."
+    check_is_fitted(self, 'table_')
+    t = self.table_.astype(object).where(self.table_.notna(), None)
+    return dict(params=self.get_params(), names=list(self._names), labels=list(self.labels_),
+                missing_from=list(self.missing_from_), feature_names_in=hasattr(self, 'feature_names_in_'),
+                table={c: t[c].tolist() for c in t.columns})
+
+@patch(cls_method=True)
+def from_dict(cls:UnivariateThresholdSelector, d:dict) -> UnivariateThresholdSelector:
+    "A fitted selector from `to_dict`'s data, without refitting."
+    s = cls(**d['params'])
+    s._names, s.labels_, s.missing_from_ = list(d['names']), list(d['labels']), list(d['missing_from'])
+    s.n_features_in_, s._pos = len(s._names), {c: i for i, c in enumerate(s._names)}
+    if d['feature_names_in']: s.feature_names_in_ = np.asarray(s._names, dtype=object)
+    s.candidates_ = s._names + [f'{c}__missing' for c in s.missing_from_]
+    t = pd.DataFrame(d['table'])
+    t['direction'] = t['direction'].astype(object).where(t['direction'].notna(), np.nan)
+    for c in _TABLE_FLOAT: t[c] = t[c].astype(float)
+    for c in _TABLE_INT: t[c] = t[c].astype(int)
+    t['selected'] = t['selected'].astype(bool)
+    s.table_, s.rules_ = t, t[t.selected].reset_index(drop=True)
+    s.selected_ = {l: s.rules_.feature[s.rules_.label == l].tolist() for l in s.labels_}
+    chosen = set(s.rules_.feature)
+    s.selected_features_ = [c for c in s.candidates_ if c in chosen]
+    return s
 
 # %% ../nbs/02_select.ipynb #95867cbc
 def plot_scores(sel:UnivariateThresholdSelector, # a fitted selector

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold, MultilabelStratifiedShuffleSplit
-from .core import MedFusionNetError
+from .core import MedFusionNetError, DataWarning
 from .data import DatasetSchema, load_cervical, load_chestxray14
 
 # %% auto #0
@@ -39,13 +39,17 @@ def _rows_of(df, schema, patients):
     return np.flatnonzero(df[schema.group_col].isin(patients).to_numpy())
 
 # %% ../nbs/01c_splits.ipynb #d5b9473e
-def patient_split(df:pd.DataFrame, schema:DatasetSchema,
+def patient_split(df:pd.DataFrame, # the table
+                  schema:DatasetSchema, # its schema
                   valid:float=0.1, # fraction of patients for validation
                   test:float=0.2, # fraction of patients for test (ignored with the official split)
-                  seed:int=0,
+                  seed:int=0, # seeds the split
                   use_official:bool=True, # use the dataset's official test split when it has one
                  ) -> dict:
     "Row indices `{'train', 'valid', 'test'}`, grouped by patient and stratified over labels, asserted disjoint."
+    for what, v in (('valid', valid), ('test', test)):
+        if not 0 <= v < 1: raise MedFusionNetError(f"--{what} {v}: the fraction of patients held out must be in [0, 1)")
+    if valid + test >= 1: raise MedFusionNetError(f"--valid {valid} and --test {test} leave no patient to train on (their sum must be below 1)")
     pats, Y = patient_labels(df, schema)
     rng = np.random.RandomState(seed)
     if use_official and schema.split_col and df[schema.split_col].notna().all():
@@ -53,7 +57,6 @@ def patient_split(df:pd.DataFrame, schema:DatasetSchema,
         rest = np.setdiff1d(pats, test_p)
     elif test == 0: test_p, rest = pats[:0], pats
     else:
-        if not 0 < test < 1: raise ValueError(f"test must be in [0, 1), not {test}")
         tr, te = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=test, random_state=seed).split(pats[:, None], Y))
         test_p, rest = pats[te], pats[tr]
     Yr = Y[np.searchsorted(pats, rest)]
@@ -81,7 +84,7 @@ def multilabel_group_kfold(df:pd.DataFrame, schema:DatasetSchema, n_splits:int=5
     if len(pats) < n_splits: raise ValueError(f"{len(pats)} patients cannot make {n_splits} folds")
     rare = [l for l, n in zip(schema.label_cols, Y.sum(0)) if n < n_splits]
     if rare: warnings.warn(f"label(s) {rare} have fewer positive patients than the {n_splits} folds: "
-                           "some test folds will have no positive for them (their AUROC is undefined there)")
+                           "some test folds will have no positive for them (their AUROC is undefined there)", DataWarning)
     groups = df[schema.group_col].to_numpy()
     for r in range(n_repeats):
         kf = MultilabelStratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed + r)

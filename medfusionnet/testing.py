@@ -65,7 +65,7 @@ LAYERS = {
     'model': ['layers', 'model'],
     'training': ['settings', 'fusion_data', 'losses', 'metrics', 'callbacks', 'learner'],
     'protocols and explanations': ['protocols', 'interpret'],
-    'application': ['run', 'demo', 'cli'],
+    'application': ['run', 'report', 'demo', 'cli'],
 }
 MODULE_ORDER = [m for ms in LAYERS.values() for m in ms]
 

@@ -6,11 +6,7 @@ import pytest
 from medfusionnet.external import find_dataset, cards_dir
 
 
-def _one_error_line(r):
-    lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
-    assert len(lines) == 1, f"expected one error line, got:\n{r.stderr}"
-    assert lines[0].startswith('medfusionnet: error: ')
-    return lines[0]
+from conftest import one_error_line as _one_error_line
 
 
 @pytest.mark.parametrize('args', [[], ['data'], ['demo'], ['explain']])
