@@ -65,7 +65,8 @@ def forest_plot(results:dict, # {model: {label: metrics record with `metric`, `m
                ) -> plt.Figure:
     "Per label, each model's value and 95% interval side by side; undefined values are left out (and said so)."
     rows, models = [*labels, 'macro'], list(results)
-    n = len(models); off = np.linspace(-0.3, 0.3, n) if n > 1 else np.zeros(1)
+    n, any_ci = len(models), False
+    off = np.linspace(-0.3, 0.3, n) if n > 1 else np.zeros(1)
     fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(rows) * max(1, n / 3) + 1.4))
     for j, m in enumerate(models):
         for i, l in enumerate(rows):
@@ -73,12 +74,13 @@ def forest_plot(results:dict, # {model: {label: metrics record with `metric`, `m
             v, lo, hi = (r.get(k) for k in (metric, f'{metric}_lo', f'{metric}_hi'))
             if v is None or (isinstance(v, float) and np.isnan(v)): continue
             y = i + off[j]
-            if lo is not None and hi is not None and not np.isnan(lo): ax.plot([lo, hi], [y, y], color=f'C{j}', lw=1.4)
+            if lo is not None and hi is not None and not np.isnan(lo):
+                ax.plot([lo, hi], [y, y], color=f'C{j}', lw=1.4); any_ci = True
             ax.plot([v], [y], 'D' if l == 'macro' else 'o', color=f'C{j}', ms=6 if l == 'macro' else 4.5,
                     label=m if i == 0 else None)
     if chance is not None: ax.axvline(chance, color='0.5', ls='--', lw=0.8)
     ax.set_yticks(range(len(rows)), rows); ax.invert_yaxis(); ax.axhline(len(rows) - 1.5, color='0.85', lw=0.8)
-    ax.set_xlabel(f"{metric.upper()} with 95% patient-bootstrap CI"); ax.set_xlim(0, 1)
+    ax.set_xlabel(metric.upper() + (' with 95% patient-bootstrap CI' if any_ci else ' (no bootstrap: --n-boot 0)')); ax.set_xlim(0, 1)
     ax.set_title(title or f"{metric.upper()} per label")
     if n > 1: ax.legend(fontsize=8, loc='lower left', frameon=True)
     fig.tight_layout()
