@@ -86,10 +86,9 @@ def _cmd_select(a):
     for x in w: print(f"warning: {x.message}", file=sys.stderr)
     write_csv_atomic(sel.table_, a.out, index=False)
     if a.plots:
-        import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-        pd_ = Path(a.plots); pd_.mkdir(parents=True, exist_ok=True)
-        ax = plot_scores(sel); ax.figure.savefig(pd_/'stage1_scores.png', dpi=120, bbox_inches='tight'); plt.close(ax.figure)
-        fig = plot_top_features(sel); fig.savefig(pd_/'stage1_top_features.png', dpi=120, bbox_inches='tight'); plt.close(fig)
+        _mpl()
+        save_fig(plot_scores(sel).figure, Path(a.plots)/'stage1_scores.png', dpi=120)
+        save_fig(plot_top_features(sel), Path(a.plots)/'stage1_top_features.png', dpi=120)
     r = sel.rules_
     print(f"{sc.name}: {len(sc.numeric_cols)} features x {len(sc.label_cols)} labels scored; {len(r)} rules kept "
           f"({r.feature.nunique()} features); table -> {a.out}")
@@ -169,10 +168,9 @@ def _cmd_evaluate(a):
     if len(df) == 0: raise MedFusionNetError(f"{sc.name}: no rows of unseen patients to evaluate")
     out = run/f'evaluate-{sc.name}'
     rep, (m, cal, lt) = held_out_report(res, run.stratifier(), df, sc, np.arange(len(df)), thr, a.n_boot, 0, out, 'evaluated')
-    write_json_atomic(dict(dataset=sc.name, rows_of_seen_patients_included=overlap if a.include_seen else 0,
+    RunFolder(out).write_metrics(dict(dataset=sc.name, rows_of_seen_patients_included=overlap if a.include_seen else 0,
                            thresholds='from the run (chosen on its validation patients)', **rep, warnings=current_warnings(),
-                           versions=versions()),
-                      out/'metrics.json')
+                           versions=versions()))
     print(format_ci(m).to_string())
     if cal is not None: print("\ncalibration before -> after:"); print(cal.round(4).to_string()); print(lt.round(3).to_string())
     print(f"\nwrote {out/'metrics.json'}")

@@ -6,15 +6,15 @@ Docs: https://medfusionnet.github.io/medfusionnet/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #c643d668
 from __future__ import annotations
-import json, os, re, sys, tempfile, warnings
+import hashlib, json, os, re, sys, tempfile, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['MedFusionNetError', 'UnknownDatasetError', 'DatasetNotFoundError', 'ChecksumError', 'DownloadError', 'TrainingError',
-           'DataWarning', 'project_root', 'atomic_path', 'write_json_atomic', 'write_csv_atomic', 'metrics_records',
-           'save_fig', 'WarningLog', 'current_warnings', 'versions', 'machine']
+           'DataWarning', 'project_root', 'atomic_path', 'write_json_atomic', 'write_csv_atomic', 'values_sha1',
+           'metrics_records', 'save_fig', 'WarningLog', 'current_warnings', 'versions', 'machine']
 
 # %% ../nbs/00_core.ipynb #9575c1e9
 class MedFusionNetError(Exception):
@@ -83,6 +83,10 @@ def write_csv_atomic(df:pd.DataFrame, # the table
     with atomic_path(fn) as tmp: df.to_csv(tmp, **kwargs)
 
 # %% ../nbs/00_core.ipynb #5f3fc55a
+def values_sha1(values) -> str:
+    "SHA-1 of the values as strings joined by a unit separator: a fingerprint of ids, labels or rows."
+    return hashlib.sha1('\x1f'.join(map(str, values)).encode()).hexdigest()
+
 def metrics_records(res:pd.DataFrame) -> dict:
     "A metrics table as `{row: {metric: value}}` with NaN written as null."
     return {str(k): {c: (None if isinstance(v, float) and np.isnan(v) else v) for c, v in r.items()}
@@ -119,7 +123,7 @@ class WarningLog:
         g['count'] += 1
         if (m := _QUOTED.search(msg)) and m.group(0).strip("'") not in g['names']: g['names'].append(m.group(0).strip("'"))
         if g['count'] == 1:
-            kind = '' if issubclass(category, (DataWarning,)) or category is UserWarning else f'{category.__name__}: '
+            kind = '' if category in (UserWarning, DataWarning) else f'{category.__name__}: '
             print(f"{self.prefix}{kind}{msg}", file=self.stream or sys.stderr)
 
     def __enter__(self):

@@ -91,8 +91,9 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
                     settings=ts, progress=False)
     times['cv'] = time.time() - t
     cv['folds'].to_csv(out/'cv_folds.csv', index=False)
-    pooled = pooled_table(cv['pooled'], labels)
-    cv_fig = _save(forest_plot({mm: metrics_records(t_) for mm, t_ in cv['pooled'].items()}, labels,
+    pooled_rec = {mm: metrics_records(t_) for mm, t_ in cv['pooled'].items()}
+    pooled = pooled_table(pooled_rec, labels)
+    cv_fig = _save(forest_plot(pooled_rec, labels,
                                title=f"{name}: pooled out-of-fold AUROC, {s['folds']} folds"), out/'cv_forest.png')
     md += [f"### Cross-validation ({s['folds']} folds, patient-grouped, identical for every model)", '',
            "Pooled out-of-fold AUROC and AUPRC with 95% CIs from a patient bootstrap "
@@ -197,7 +198,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     md += [f"Time: " + ', '.join(f"{k} {v:.0f} s" for k, v in times.items()) + '.', '']
     shutil.copy2(out/'run'/'predictions_test.csv', out/'predictions_test.csv')
     return dict(dataset=name, recipe=r, settings=s, summary=summ, seconds=times,
-                cv=dict(protocol=cv['protocol'], pooled={mm: metrics_records(t_) for mm, t_ in cv['pooled'].items()}),
+                cv=dict(protocol=cv['protocol'], pooled=pooled_rec),
                 cv_risk=cv_risk, test=test, risk=tr.metrics['risk'], explained=list(ex), markdown='\n'.join(md))
 
 # %% ../nbs/09c_demo.ipynb #388971e8

@@ -6,7 +6,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/learner.html.md"""
 
 # %% ../nbs/05e_learner.ipynb #f46a2134
 from __future__ import annotations
-import contextlib, copy, dataclasses, hashlib, json, os, time, warnings
+import contextlib, copy, dataclasses, json, os, time, warnings
 from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path
@@ -16,7 +16,7 @@ from fastai.torch_core import set_seed, default_device, rank_distrib, num_distri
 from fastai.data.core import DataLoaders, TfmdDL
 from fastai.learner import Learner, CancelEpochException
 import fastai.callback.schedule, fastai.callback.fp16   # (they add Learner.fit_one_cycle and Learner.to_fp16)
-from .core import MedFusionNetError, TrainingError, project_root, atomic_path, write_json_atomic, DataWarning
+from .core import MedFusionNetError, TrainingError, project_root, atomic_path, write_json_atomic, values_sha1, DataWarning
 from .data import DatasetSchema
 from .evaluate import defined_labels
 from .model import create_model, baseline_models
@@ -129,8 +129,6 @@ def default_run_dir(name:str) -> Path:
     "A new folder `runs/<name>-<time>-<pid>` in the project checkout (git-ignored), else in the working directory."
     return (project_root() or Path.cwd())/'runs'/f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
 
-def _sha1(values) -> str: return hashlib.sha1('\x1f'.join(map(str, values)).encode()).hexdigest()
-
 _RESUME_KEYS = ('dataset', 'labels', 'model', 'modalities', *TrainSettings.record_names(), 'keep_best', 'model_kwargs',
                 'train_ids_sha1', 'valid_ids_sha1')   # a run continues only with all of these unchanged
 
@@ -171,7 +169,7 @@ def fit_fusion(df:pd.DataFrame, # the table
     config = {'dataset': schema.name, 'labels': list(schema.label_cols), 'model': model,
               'modalities': list(modalities or schema.modalities), **s.record(), 'keep_best': keep_best,
               'model_kwargs': model_kwargs, 'n_train': len(train_idx), 'n_valid': len(valid_idx),
-              'train_ids_sha1': _sha1(ids.iloc[train_idx]), 'valid_ids_sha1': _sha1(ids.iloc[valid_idx])}
+              'train_ids_sha1': values_sha1(ids.iloc[train_idx]), 'valid_ids_sha1': values_sha1(ids.iloc[valid_idx])}
     state = read_checkpoint_state(run_dir)
     if state and not resume:
         raise TrainingError(f"{run_dir} already holds a run (checkpoint of epoch {state['epoch']}): pass resume=True "

@@ -6,7 +6,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/protocols.html.md"""
 
 # %% ../nbs/06_protocols.ipynb #6a08f3ce
 from __future__ import annotations
-import dataclasses, hashlib, json, time, warnings
+import dataclasses, json, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.base import clone
@@ -15,7 +15,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler, OneHotEncoder
 from sklearn.linear_model import LogisticRegression
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from .core import MedFusionNetError, atomic_path, write_json_atomic, DataWarning
+from .core import MedFusionNetError, atomic_path, write_json_atomic, values_sha1, DataWarning
+from .settings import TrainSettings
 from .data import DatasetSchema, load_cervical
 from .splits import multilabel_group_kfold, patient_split, check_disjoint
 from .select import UnivariateThresholdSelector
@@ -171,7 +172,6 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
     else:
         import tempfile
         from medfusionnet.learner import fit_fusion, predict_fusion
-        from medfusionnet.settings import TrainSettings
         from medfusionnet.model import baseline_models
         extra = {**(fusion_kwargs.get('*') or {}), **ABLATIONS.get(model, {}), **(fusion_kwargs.get(model) or {})}
         if model not in ABLATIONS: extra['model'] = model                        # a baseline by name ('densenet121')
@@ -212,11 +212,7 @@ def needs_images(name:str, # a model name
                  schema:DatasetSchema, # the dataset's schema
                 ) -> bool:
     "Whether model `name` reads the images of `schema`'s dataset."
-    if name.split('+')[0] in TABULAR: return False
-    mods = ABLATIONS.get(name, {}).get('modalities')
-    return 'image' in (mods or schema.modalities)
-
-def _sha1(values) -> str: return hashlib.sha1('\x1f'.join(map(str, values)).encode()).hexdigest()
+    return 'image' in (_needs(name) or set(schema.modalities))      # (no stated need: all the dataset has)
 
 def _claim_checkpoints(folder:Path, fingerprint:dict):
     "Use `folder` for this cross-validation's checkpoints, refusing one that holds another cross-validation's."
@@ -268,10 +264,13 @@ def run_cv(df:pd.DataFrame, # the table
     for m in models: check_model(m, schema)
     if len(set(models)) != len(models): raise MedFusionNetError(f"models named twice: {list(models)}")
     check_cv_request(df, schema, n_splits)
+    if 'image' in schema.modalities and any(needs_images(m, schema) for m in models):
+        from medfusionnet.fusion_data import check_images
+        check_images(df, schema, (settings or TrainSettings()).image_size)   # every image read once, before training
     ck = Path(checkpoints) if checkpoints is not None else None
     if ck is not None:
-        _claim_checkpoints(ck, dict(dataset=schema.name, n_rows=len(df), ids_sha1=_sha1(df[schema.id_col].astype(str)),
-                                    labels_sha1=_sha1(schema.labels(df).ravel()), models=list(models), n_splits=n_splits,
+        _claim_checkpoints(ck, dict(dataset=schema.name, n_rows=len(df), ids_sha1=values_sha1(df[schema.id_col].astype(str)),
+                                    labels_sha1=values_sha1(schema.labels(df).ravel()), models=list(models), n_splits=n_splits,
                                     n_repeats=n_repeats, seed=seed, inner_valid=inner_valid, permute_labels=permute_labels,
                                     settings=None if settings is None else settings.record(),
                                     fusion_kwargs=repr(sorted((fusion_kwargs or {}).items())), risk=risk))

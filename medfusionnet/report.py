@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from .core import MedFusionNetError, atomic_path, save_fig
+from .run import RunFolder
 
 # %% auto #0
 __all__ = ['md_table', 'ci_text', 'pooled_table', 'markdown_to_html', 'forest_plot', 'report_results', 'render_report',
@@ -38,7 +39,6 @@ def pooled_table(pooled:dict, # {model: {label: metrics record}} (metrics.json's
     "Model x (macro AUROC, macro AUPRC) with CIs, then per-label AUROC."
     rows = {}
     for m, rec in pooled.items():
-        rec = rec.to_dict(orient='index') if isinstance(rec, pd.DataFrame) else rec
         rows[m] = {'macro AUROC': ci_text(rec['macro'], 'auroc'), 'macro AUPRC': ci_text(rec['macro'], 'auprc'),
                    **{l: ci_text(rec[l], 'auroc') for l in labels}}
     return pd.DataFrame(rows).T
@@ -132,8 +132,9 @@ def report_results(folder, # a `train` run folder or a `cv` results folder
             lt = pd.DataFrame(m[part]['risk_levels'])
             lt['event rate'] = [f"{e}/{n} = {x:.3f}" if n else '-' for e, n, x in zip(lt.events, lt.n, lt.event_rate)]
             tables['Risk levels: observed event rate'] = lt.pivot(index='label', columns='level', values='event rate').reindex(labels).fillna('-')
-        figs = [f for f in (f'figures/roc_pr_{part}.png', f'figures/reliability_{part}.png', f'figures/risk_levels_{part}.png') if (folder/f).exists()]
-        cfg = json.loads((folder/'config.json').read_text()) if (folder/'config.json').exists() else {}
+        rf = RunFolder(folder)
+        figs = [f.relative_to(folder).as_posix() for k in ('roc_pr', 'reliability', 'risk_levels') if (f := rf.figures/f'{k}_{part}.png').exists()]
+        cfg = rf.config() or {}
         return dict(kind='train', title=f"Run report: {m['dataset']}, {model}", lines=lines, labels=labels, forest={model: recs},
                     tables=tables, figures=figs, command=cfg.get('command'), warnings=warn)
     raise MedFusionNetError(f"{folder}: metrics.json is neither a train run's nor a cv run's")

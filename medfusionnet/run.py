@@ -18,7 +18,7 @@ from .splits import patient_split
 from .evaluate import evaluate_predictions, choose_thresholds, plot_roc_pr
 from .risk import RiskStratifier, calibration_report, level_table, plot_reliability, plot_levels
 from .settings import TrainSettings
-from .protocols import run_cv, cv_summary, cv_risk_summary, check_cv_request, check_labels, check_model, needs_images
+from .protocols import run_cv, cv_summary, cv_risk_summary, check_labels
 
 # %% auto #0
 __all__ = ['RunFolder', 'RunResult', 'held_out_report', 'train_run', 'cv_run']
@@ -101,16 +101,16 @@ def held_out_report(res, # the trained model (a `FusionResult`)
                     thr:dict|None, # decision thresholds per label
                     n_boot:int, # patient-bootstrap resamples
                     seed:int, # seeds the bootstrap
-                    out:Path, # folder for figures and predictions
+                    out:Path, # folder for figures and predictions (laid out as a `RunFolder`)
                     tag:str, # name of the part ('valid', 'test', 'evaluated')
                    ) -> tuple:
     "`(report, tables)`: metrics, calibration and risk levels of the model on held-out `rows`, with figures and predictions written to `out`."
     from medfusionnet.learner import predict_fusion
-    out = Path(out)
+    rf = RunFolder(out)
     d = df.iloc[rows]
     Y, P, g = d[res.labels].to_numpy(dtype=int), predict_fusion(res, df, rows), d[sc.group_col].to_numpy()
     m = evaluate_predictions(Y, P, res.labels, groups=g, thresholds=thr, n_boot=n_boot, seed=seed)
-    save_fig(plot_roc_pr(Y, P, res.labels, title=f'{sc.name}: {tag} patients'), out/'figures'/f'roc_pr_{tag}.png')
+    save_fig(plot_roc_pr(Y, P, res.labels, title=f'{sc.name}: {tag} patients'), rf.figures/f'roc_pr_{tag}.png')
     rep = dict(metrics=metrics_records(m), rows=len(d), patients=int(d[sc.group_col].nunique()))
     pred = pd.concat([d[[sc.id_col]].reset_index(drop=True), pd.DataFrame(P, columns=[f'prob_{l}' for l in res.labels])], axis=1)
     tables = (m, None, None)
@@ -119,13 +119,13 @@ def held_out_report(res, # the trained model (a `FusionResult`)
         cal = calibration_report(Y, P, Q, res.labels)
         lv = strat.levels(Q, calibrated=True)
         lt = level_table(Y, Q, lv, res.labels, groups=g)
-        save_fig(plot_reliability(Y, P, Q, res.labels, title=f'{sc.name}: {tag} patients'), out/'figures'/f'reliability_{tag}.png')
-        save_fig(plot_levels(lt), out/'figures'/f'risk_levels_{tag}.png')
+        save_fig(plot_reliability(Y, P, Q, res.labels, title=f'{sc.name}: {tag} patients'), rf.figures/f'reliability_{tag}.png')
+        save_fig(plot_levels(lt), rf.figures/f'risk_levels_{tag}.png')
         rep.update(calibration=metrics_records(cal), risk_levels=list(metrics_records(lt.reset_index()).values()))
         pred = pd.concat([pred, pd.DataFrame(Q, columns=[f'cal_prob_{l}' for l in res.labels]),
                           lv.reset_index(drop=True).add_prefix('risk_')], axis=1)
         tables = (m, cal, lt)
-    write_csv_atomic(pred, out/f'predictions_{tag}.csv', index=False)
+    write_csv_atomic(pred, rf.predictions(tag), index=False)
     return rep, tables
 
 # %% ../nbs/09a_run.ipynb #63999b0a
@@ -205,11 +205,6 @@ def cv_run(df:pd.DataFrame, # the table
     "`medfusionnet cv` as a function: cross-validate `models` under identical folds and write the results folder; rerun, it resumes."
     s = settings or TrainSettings()
     out = Path(out)
-    check_cv_request(df, sc, folds)
-    for m in models: check_model(m, sc)
-    if 'image' in sc.modalities and any(needs_images(m, sc) for m in models):
-        from medfusionnet.fusion_data import check_images
-        check_images(df, sc, s.image_size)                                   # every image read once, before training
     t0 = time.time()
     cv = run_cv(df, sc, models=models, n_splits=folds, n_repeats=repeats, seed=s.seed, permute_labels=permute_labels,
                 n_boot=n_boot, settings=s, risk=dict(min_positive_patients=min_positive_patients) if risk else False,
