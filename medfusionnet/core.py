@@ -14,7 +14,7 @@ import numpy as np, pandas as pd
 # %% auto #0
 __all__ = ['MedFusionNetError', 'UnknownDatasetError', 'DatasetNotFoundError', 'ChecksumError', 'DownloadError', 'TrainingError',
            'DataWarning', 'project_root', 'atomic_path', 'write_json_atomic', 'write_csv_atomic', 'values_sha1',
-           'metrics_records', 'save_fig', 'WarningLog', 'current_warnings', 'versions', 'machine']
+           'metrics_records', 'known', 'save_fig', 'WarningLog', 'current_warnings', 'versions', 'machine']
 
 # %% ../nbs/00_core.ipynb #9575c1e9
 class MedFusionNetError(Exception):
@@ -91,6 +91,13 @@ def metrics_records(res:pd.DataFrame) -> dict:
     "A metrics table as `{row: {metric: value}}` with NaN written as null."
     return {str(k): {c: (None if isinstance(v, float) and np.isnan(v) else v) for c, v in r.items()}
             for k, r in res.to_dict(orient='index').items()}
+
+# %% ../nbs/00_core.ipynb #dc13cae9
+def known(y, # labels: 0/1, NaN = unknown (any shape; an int or bool array is all known)
+         ) -> np.ndarray:
+    "Where the labels `y` are known (not NaN), as a boolean array of `y`'s shape."
+    y = np.asarray(y)
+    return ~np.isnan(y) if y.dtype.kind == 'f' else np.ones(y.shape, bool)
 
 # %% ../nbs/00_core.ipynb #409717d6
 def save_fig(fig, # a matplotlib figure

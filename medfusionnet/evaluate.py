@@ -10,37 +10,41 @@ import warnings
 import numpy as np, pandas as pd
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve, precision_recall_curve
-from .core import MedFusionNetError
+from .core import MedFusionNetError, known
 
 # %% auto #0
 __all__ = ['undefined_reason', 'defined_labels', 'choose_threshold', 'binary_metrics', 'evaluate_predictions',
            'choose_thresholds', 'format_ci', 'plot_roc_pr']
 
 # %% ../nbs/02b_evaluate.ipynb #ed9855fe
-def undefined_reason(y, # one label's 0/1 values
+def undefined_reason(y, # one label's 0/1 values (NaN = unknown)
                     ) -> str|None:
-    "Why a label's ranking metrics are undefined on `y` ('no rows', 'no positives', 'no negatives'), or None."
-    n = len(y); p = int(np.sum(y))
+    "Why a label's ranking metrics are undefined on `y` ('no rows', 'no known rows', 'no positives', 'no negatives'), or None."
+    y = np.asarray(y); m = known(y)
+    if len(y) and not m.any(): return 'no known rows'
+    y = y[m]; n = len(y); p = int(np.sum(y))
     if n == 0: return 'no rows'
     if p == 0: return 'no positives'
     if p == n: return 'no negatives'
     return None
 
-def defined_labels(Y, # n x K 0/1 labels
+def defined_labels(Y, # n x K 0/1 labels (NaN = unknown)
                   ) -> np.ndarray:
-    "Per label (column), whether it has both classes in `Y`: where AUROC, AUPRC and a threshold can be computed."
+    "Per label (column), whether it has both classes among its known rows: where AUROC, AUPRC and a threshold can be computed."
     Y = np.asarray(Y)
     if Y.ndim == 1: Y = Y[:, None]
-    s = Y.sum(0)
-    return (s > 0) & (s < len(Y))
+    m = known(Y)
+    s, n = np.where(m, Y, 0).sum(0), m.sum(0)
+    return (s > 0) & (s < n)
 
 def choose_threshold(y, # validation labels (0/1) of one label
                      p, # its predicted probabilities
                      method:str='youden', # 'youden' (max sens+spec-1), 'f1' (max F1), or 'sens:0.9' (highest threshold with sensitivity >= 0.9)
                     ) -> float:
-    "A decision threshold for one label, chosen on validation data (0.5 when the label is undefined there)."
+    "A decision threshold for one label, chosen on its known validation rows (0.5 when the label is undefined there)."
     y, p = np.asarray(y), np.asarray(p, float)
     if undefined_reason(y): return 0.5
+    m = known(y); y, p = y[m].astype(int), p[m]
     if method == 'youden':
         fpr, tpr, thr = roc_curve(y, p, drop_intermediate=False)
         P, N = int(y.sum()), int(len(y) - y.sum())
@@ -59,8 +63,9 @@ def choose_threshold(y, # validation labels (0/1) of one label
 
 # %% ../nbs/02b_evaluate.ipynb #d1c9e626
 def binary_metrics(y, p, threshold:float) -> dict:
-    "AUROC, AUPRC, prevalence and the operating-point metrics of one label (NaN where undefined)."
-    y, p = np.asarray(y).astype(int), np.asarray(p, float)
+    "AUROC, AUPRC, prevalence and the operating-point metrics of one label on its known rows (`n`; NaN where undefined)."
+    y, p = np.asarray(y), np.asarray(p, float)
+    m = known(y); y, p = y[m].astype(int), p[m]
     why = undefined_reason(y)
     out = dict(n=len(y), positives=int(y.sum()), prevalence=float(y.mean()) if len(y) else np.nan,
                auroc=np.nan, auprc=np.nan, undefined=why or '')
@@ -100,10 +105,12 @@ def _boot_rows(Y, P, thr) -> np.ndarray:
     "The bootstrap's metrics (`auroc, auprc, sensitivity, specificity, f1, gmean`) for labels + macro + micro, in numpy."
     K = Y.shape[1]
     out = np.full((K + 2, 6), np.nan)
-    for k in range(K): out[k, :2] = _rank_auroc_ap(Y[:, k], P[:, k])
-    yhat, pos = P >= thr, Y == 1
+    m = known(Y) if Y.dtype.kind == 'f' else None                # None: every cell known
+    for k in range(K):
+        out[k, :2] = _rank_auroc_ap(Y[:, k], P[:, k]) if m is None else _rank_auroc_ap(Y[m[:, k], k], P[m[:, k], k])
+    yhat, pos, neg = P >= thr, Y == 1, Y == 0                   # (an unknown cell is neither)
     tp, fn = (yhat & pos).sum(0), (~yhat & pos).sum(0)
-    tn, fp = (~yhat & ~pos).sum(0), (yhat & ~pos).sum(0)
+    tn, fp = (~yhat & neg).sum(0), (yhat & neg).sum(0)
     with np.errstate(invalid='ignore', divide='ignore'):
         sens, spec, prec = tp / (tp + fn), tn / (tn + fp), tp / (tp + fp)
         f1 = np.where(prec + sens > 0, 2 * prec * sens / (prec + sens), np.nan)
@@ -111,18 +118,20 @@ def _boot_rows(Y, P, thr) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         out[K] = np.nanmean(out[:K], 0)
-    out[K + 1, :2] = _rank_auroc_ap(Y.ravel(), P.ravel())
+    out[K + 1, :2] = _rank_auroc_ap(Y.ravel(), P.ravel()) if m is None else _rank_auroc_ap(Y[m], P[m])
     return out
 
-def evaluate_predictions(Y, # true labels, n x K (0/1)
+def evaluate_predictions(Y, # true labels, n x K (0/1; NaN = unknown, left out of that label's metrics)
                          P, # predicted probabilities, n x K
                          labels:list, # label names
                          groups=None, # patient id per row (default: each row its own patient)
                          thresholds=None, # per-label thresholds chosen on validation data (default 0.5)
                          n_boot:int=1000, # bootstrap resamples of patients (0: no intervals)
                          seed:int=0, ci:float=0.95) -> pd.DataFrame:
-    "Per-label metrics, plus `macro` and `micro` rows, each with bootstrap CIs (`<metric>_lo`, `<metric>_hi`)."
-    Y, P = np.asarray(Y).astype(int), np.asarray(P, float)
+    "Per-label metrics on each label's known rows, plus `macro` and `micro` rows, each with bootstrap CIs (`<metric>_lo`, `<metric>_hi`)."
+    Y, P = np.asarray(Y, float), np.asarray(P, float)
+    partial = bool(np.isnan(Y).any())
+    if not partial: Y = Y.astype(int)
     if Y.shape != P.shape or Y.ndim != 2 or Y.shape[1] != len(labels):
         raise MedFusionNetError(f"labels {Y.shape} and predictions {P.shape} must both be n x {len(labels)}")
     if np.isnan(P).any(): raise MedFusionNetError(f"predictions contain NaN (label(s) {[l for l, b in zip(labels, np.isnan(P).any(0)) if b]})")
@@ -136,6 +145,7 @@ def evaluate_predictions(Y, # true labels, n x K (0/1)
         num = ['auroc', 'auprc', 'sensitivity', 'specificity', 'f1', 'gmean', 'brier', 'prevalence']
         df.loc['macro', num] = df[num].astype(float).mean(skipna=True)
         yf, pf = Y[idx].ravel(), P[idx].ravel()
+        if partial: yf, pf = yf[known(yf)].astype(int), pf[known(yf)]
         df.loc['micro', ['auroc', 'auprc']] = ([roc_auc_score(yf, pf), average_precision_score(yf, pf)]
                                               if not undefined_reason(yf) else [np.nan, np.nan])
         return df
@@ -160,13 +170,14 @@ def evaluate_predictions(Y, # true labels, n x K (0/1)
         for j, m in enumerate(metrics):
             res[f'{m}_lo'], res[f'{m}_hi'] = lo[:, j], hi[:, j]
         res['n_boot_used'] = (~np.isnan(B[:, :, 0])).sum(0)
+    if partial: res['unknown'] = pd.Series(dict(zip(labels, (~known(Y)).sum(0).tolist())))   # rows left out, per label
     for c in res.columns:
         if c != 'undefined': res[c] = pd.to_numeric(res[c], errors='coerce')
     return res
 
 # %% ../nbs/02b_evaluate.ipynb #7ad94b55
 def choose_thresholds(Y, P, labels:list, method:str='youden') -> dict:
-    "`{label: threshold}` chosen on validation labels `Y` and probabilities `P`."
+    "`{label: threshold}` chosen on validation labels `Y` (each label on its known rows) and probabilities `P`."
     Y, P = np.asarray(Y), np.asarray(P, float)
     return {l: choose_threshold(Y[:, k], P[:, k], method) for k, l in enumerate(labels)}
 
@@ -185,7 +196,7 @@ def format_ci(res:pd.DataFrame, metrics=('auroc', 'auprc'), digits:int=3) -> pd.
 def plot_roc_pr(Y, P, labels:list, ncols:int=4, title:str=''):
     "One panel per label: the ROC curve (with AUROC) and, on a twin panel row, the precision-recall curve (with AUPRC and prevalence)."
     import matplotlib.pyplot as plt
-    Y, P = np.asarray(Y).astype(int), np.asarray(P, float)
+    Y, P = np.asarray(Y, float), np.asarray(P, float)
     K = len(labels); nrows = int(np.ceil(K / ncols))
     fig, axs = plt.subplots(2 * nrows, ncols, figsize=(3.2 * ncols, 6.0 * nrows), squeeze=False)
     for k, l in enumerate(labels):
@@ -194,11 +205,13 @@ def plot_roc_pr(Y, P, labels:list, ncols:int=4, title:str=''):
         if why:
             for a in (a1, a2): a.text(0.5, 0.5, f'{l}: undefined ({why})', ha='center', va='center', fontsize=8); a.set_axis_off()
             continue
-        fpr, tpr, _ = roc_curve(Y[:, k], P[:, k]); prec, rec, _ = precision_recall_curve(Y[:, k], P[:, k])
+        mk = known(Y[:, k]); y, pk = Y[mk, k].astype(int), P[mk, k]      # the label's known rows
+        fpr, tpr, _ = roc_curve(y, pk); prec, rec, _ = precision_recall_curve(y, pk)
         a1.plot(fpr, tpr); a1.plot([0, 1], [0, 1], ls=':', c='grey')
-        a1.set(title=f'{l}\nAUROC {roc_auc_score(Y[:, k], P[:, k]):.3f}', xlabel='1 - specificity', ylabel='sensitivity')
-        a2.step(rec, prec, where='post'); a2.axhline(Y[:, k].mean(), ls=':', c='grey')
-        a2.set(title=f'AUPRC {average_precision_score(Y[:, k], P[:, k]):.3f} (prevalence {Y[:, k].mean():.2f})',
+        a1.set(title=f'{l}\nAUROC {roc_auc_score(y, pk):.3f}' + (f' ({mk.sum()} known rows)' if not mk.all() else ''),
+               xlabel='1 - specificity', ylabel='sensitivity')
+        a2.step(rec, prec, where='post'); a2.axhline(y.mean(), ls=':', c='grey')
+        a2.set(title=f'AUPRC {average_precision_score(y, pk):.3f} (prevalence {y.mean():.2f})',
                xlabel='recall', ylabel='precision', ylim=(0, 1.02))
     for k in range(K, nrows * ncols):
         r, c = divmod(k, ncols); axs[2 * r, c].set_axis_off(); axs[2 * r + 1, c].set_axis_off()

@@ -16,7 +16,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, roc_curve
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold
 from fastcore.basics import patch
-from .core import MedFusionNetError, write_json_atomic, DataWarning
+from .core import MedFusionNetError, write_json_atomic, DataWarning, known
 from .evaluate import defined_labels
 
 # %% auto #0
@@ -58,7 +58,7 @@ def _check_probs(P, labels:list, where:str='P') -> np.ndarray:
     return A
 
 def _check_targets(Y, n:int, labels:list, where:str='Y') -> np.ndarray:
-    "`Y` as an int 0/1 array n x K matching `labels`."
+    "`Y` as an int 0/1 array n x K matching `labels` (a float array when some cells are unknown, NaN)."
     if isinstance(Y, pd.DataFrame) and [str(c) for c in Y.columns] != labels:
         raise RiskError(f"{where}: columns {[str(c) for c in Y.columns]} do not match the labels {labels}")
     try: A = np.asarray(Y, dtype=float)
@@ -66,9 +66,14 @@ def _check_targets(Y, n:int, labels:list, where:str='Y') -> np.ndarray:
     if A.ndim == 1 and len(labels) == 1: A = A[:, None]
     if A.shape != (n, len(labels)):
         raise RiskError(f"{where}: expected shape ({n}, {len(labels)}) to match the probabilities and labels, got {A.shape}")
-    if (bad := ~((A == 0) | (A == 1))).any():
-        raise RiskError(f"{where}: labels must be 0/1; label(s) {[l for l, b in zip(labels, bad.any(0)) if b]} have other values")
-    return A.astype(np.int64)
+    if (bad := ~((A == 0) | (A == 1) | np.isnan(A))).any():
+        raise RiskError(f"{where}: labels must be 0/1 (or NaN, unknown); label(s) {[l for l, b in zip(labels, bad.any(0)) if b]} have other values")
+    return A if np.isnan(A).any() else A.astype(np.int64)
+
+def _known_rows(Y, k:int, *arrays) -> tuple:
+    "Label `k`'s known rows: its 0/1 values (int), then each of `arrays` (n-long, or None) on the same rows."
+    m = known(Y[:, k])
+    return (Y[m, k].astype(np.int64), *[None if a is None else np.asarray(a)[m] for a in arrays])
 
 def _check(Y, P, labels) -> tuple:
     labels = _check_labels_list(labels)
@@ -261,16 +266,16 @@ def fit(self:RiskStratifier,
         labels, # the K label names
         groups=None, # patient id per validation row (folds of the 'auto' comparison are grouped by patient)
        ) -> RiskStratifier:
-    "Fit each label's calibration and cut-offs on validation predictions."
+    "Fit each label's calibration and cut-offs on validation predictions (each label on the rows where it is known)."
     Y, P, labels = _check(Y, P, labels)
     if groups is not None and len(groups) != len(P): raise RiskError(f"groups: {len(groups)} values for {len(P)} rows")
     self.labels_, self.calibrators_, rows = labels, {}, []
     for k, l in enumerate(labels):
-        y, p = Y[:, k], P[:, k]
-        cal, row = _fit_label(self, y, p, None if groups is None else np.asarray(groups))
+        y, p, g = _known_rows(Y, k, P[:, k], groups)
+        cal, row = _fit_label(self, y, p, g)
         self.calibrators_[l] = cal
         q = _apply_calibrator(cal, p)
-        npat = int(y.sum()) if groups is None else int(pd.Series(np.asarray(groups)[y == 1]).nunique())
+        npat = int(y.sum()) if groups is None else int(pd.Series(g[y == 1]).nunique())
         enough = row['fitted'] and npat >= self.min_positive_patients
         cuts = (_cuts(y, q, self.sens_target, self.spec_target) if enough else
                 dict(low_cut=np.nan, high_cut=np.nan, overlap=False, sens_low=np.nan, spec_high=np.nan,
@@ -405,8 +410,9 @@ def level_table(Y, # true labels, n x K (0/1)
     if groups is not None and len(groups) != len(P): raise RiskError(f"groups: {len(groups)} values for {len(P)} rows")
     rows = []
     for k, l in enumerate(labels):
+        kn = known(Y[:, k])                                       # rows with an unknown label are not counted
         for lev in LEVELS + ('undefined',):
-            m = L[:, k] == lev
+            m = (L[:, k] == lev) & kn
             if lev == 'undefined' and not m.any(): continue
             n, e = int(m.sum()), int(Y[m, k].sum())
             lo, hi = wilson_interval(e, n, ci)
@@ -440,10 +446,11 @@ def calibration_report(Y, # true labels, n x K (0/1): use held-out rows, not the
     Y, P_raw, labels = _check(Y, P_raw, labels)
     P_cal = _check_probs(P_cal, labels, 'P_cal')
     if P_cal.shape != P_raw.shape: raise RiskError(f"P_cal: shape {P_cal.shape} differs from P_raw's {P_raw.shape}")
-    rows = {l: dict(n=len(Y), positives=int(Y[:, k].sum()),
-                    brier_before=_brier(Y[:, k], P_raw[:, k]), brier_after=_brier(Y[:, k], P_cal[:, k]),
-                    ece_before=expected_calibration_error(Y[:, k], P_raw[:, k], n_bins),
-                    ece_after=expected_calibration_error(Y[:, k], P_cal[:, k], n_bins)) for k, l in enumerate(labels)}
+    def row(k):
+        y, pr, pc = _known_rows(Y, k, P_raw[:, k], P_cal[:, k])   # each label on its known rows
+        return dict(n=len(y), positives=int(y.sum()), brier_before=_brier(y, pr), brier_after=_brier(y, pc),
+                    ece_before=expected_calibration_error(y, pr, n_bins), ece_after=expected_calibration_error(y, pc, n_bins))
+    rows = {l: row(k) for k, l in enumerate(labels)}
     t = pd.DataFrame(rows).T
     both = (t.positives > 0) & (t.positives < t.n)
     cols = ['brier_before', 'brier_after', 'ece_before', 'ece_after']
@@ -461,7 +468,7 @@ def plot_reliability(Y, P_raw, P_cal, labels, n_bins:int=10, ncols:int=4, title:
     for ax, k, l in zip(axs.flat, range(K), labels):
         top = 0.
         for P, name, c in ((P_raw, 'raw', 'C0'), (P_cal, 'calibrated', 'C1')):
-            y, p = Y[:, k], P[:, k]
+            y, p = _known_rows(Y, k, P[:, k])
             if not defined_labels(y)[0]: continue
             frac, mean = calibration_curve(y, p, n_bins=n_bins, strategy='uniform')
             top = max(top, frac.max(), mean.max())
@@ -469,7 +476,7 @@ def plot_reliability(Y, P_raw, P_cal, labels, n_bins:int=10, ncols:int=4, title:
                     label=f"{name} (ECE {expected_calibration_error(y, p, n_bins):.3f})")
         lim = min(1., max(top, .05) * 1.1)                       # zoom on the probabilities that occur
         ax.plot([0, lim], [0, lim], ':', color='gray', lw=1, label='perfect')
-        ax.set(xlim=(0, lim), ylim=(0, lim), title=f"{l} ({int(Y[:, k].sum())}/{len(Y)} positive)",
+        ax.set(xlim=(0, lim), ylim=(0, lim), title=f"{l} ({int(np.nansum(Y[:, k]))}/{int(known(Y[:, k]).sum())} positive)",
                xlabel='mean predicted probability', ylabel='observed event rate')
         ax.legend(fontsize=7, loc='upper left')
     for ax in axs.flat[K:]: ax.set_axis_off()

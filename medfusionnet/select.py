@@ -13,7 +13,7 @@ from scipy import sparse, stats
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from fastcore.basics import patch
-from .core import MedFusionNetError, DataWarning
+from .core import MedFusionNetError, DataWarning, known
 
 # %% auto #0
 __all__ = ['InputError', 'youden_cuts', 'cut_pvalues', 'UnivariateThresholdSelector', 'plot_scores', 'plot_top_features',
@@ -25,17 +25,18 @@ class InputError(MedFusionNetError, ValueError):
 
 # %% ../nbs/02_select.ipynb #18e79f74
 def _positive_pairs(Y:np.ndarray) -> tuple:
-    "The positive `(row, label)` pairs of 0/1 `Y` as `(rows with a positive, index of each pair's row in them, labels)`."
+    "The positive `(row, label)` pairs of 0/1 `Y` as `(rows with a positive, index of each pair's row in them, labels, unknown)`; `unknown`: the `(rows, labels)` of NaN cells, or None."
     rows, labs = np.nonzero(Y == 1)
     prow, pidx = np.unique(rows, return_inverse=True)
-    return prow, pidx, labs
+    unknown = np.nonzero(~known(Y)) if not known(Y).all() else None
+    return prow, pidx, labs, unknown
 
 def _cuts(x:np.ndarray, # one feature, NaN = missing
           pairs:tuple, # `_positive_pairs` of the labels
           K:int, # number of labels
          ) -> dict:
-    "Best Youden cut of feature `x` for all `K` labels at once (arrays of length `K`)."
-    prow, pidx, labs = pairs
+    "Best Youden cut of feature `x` for all `K` labels at once (arrays of length `K`), each on its known rows."
+    prow, pidx, labs, unknown = pairs
     nan = np.isnan(x); m = len(x) - int(nan.sum())                     # rows where the feature is observed
     xs = np.sort(x)[:m]                                                # (NaNs sort last)
     first = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]]) if m else np.zeros(0, int)
@@ -43,6 +44,10 @@ def _cuts(x:np.ndarray, # one feature, NaN = missing
     g = np.searchsorted(u, x[prow])[pidx]                              # value group of each positive pair; NaN -> G
     if m < len(x): keep = g < G; g, labs = g[keep], labs[keep]
     P = np.bincount(labs, minlength=K).astype(np.int64); N = m - P
+    if unknown is not None:                                            # unknown cells per value and label
+        gu = np.searchsorted(u, x[unknown[0]]); ok = gu < G
+        U = np.bincount(gu[ok]*K + unknown[1][ok], minlength=G*K).reshape(G, K) if G else np.zeros((0, K), np.int64)
+        N = N - U.sum(0)
     zero = np.zeros(K, np.int64)
     out = dict(J=np.zeros(K), direction=np.zeros(K, np.int8), threshold=np.full(K, np.nan),
                tp=zero, fp=zero, tn=zero, fn=zero, n_pos=P, n_neg=N)
@@ -51,15 +56,20 @@ def _cuts(x:np.ndarray, # one feature, NaN = missing
     pos = np.bincount(g*K + labs, minlength=G*K).reshape(G, K)         # positives per distinct value and label
     cp = np.cumsum(pos[:-1], axis=0)                                   # positives with x <= u[g]
     cn = np.cumsum(per[:-1])[:, None] - cp                             # negatives with x <= u[g]
+    if unknown is not None: cn = cn - np.cumsum(U[:-1], axis=0)         # (less the unknown cells)
     S = cn*P - cp*N                                                    # J(x >= u[g+1]) * P * N, exact
     k = np.arange(K)
     b = np.abs(S).argmax(axis=0)                                       # first (lowest) cut among ties
     s, cpb, cnb = S[b, k], cp[b, k], cn[b, k]
     ge, has = s > 0, s != 0
+    up = np.minimum(b+1, G-1)                                          # a `>=` rule cuts at the next value ...
+    if unknown is not None:                                            # ... that has a row where the label is known
+        at = np.where(per[:, None] - U > 0, np.arange(G)[:, None], G - 1)
+        up = np.minimum.accumulate(at[::-1], axis=0)[::-1][up, k]
     tp = np.where(has, np.where(ge, P - cpb, cpb), 0)
     tn = np.where(has, np.where(ge, cnb, N - cnb), 0)
     out.update(J=np.divide(np.abs(s), P*N, out=np.zeros(K), where=has), direction=np.sign(s).astype(np.int8),
-               threshold=np.where(has, np.where(ge, u[np.minimum(b+1, G-1)], u[b]), np.nan),
+               threshold=np.where(has, np.where(ge, u[up], u[b]), np.nan),
                tp=tp, tn=tn, fn=np.where(has, P - tp, 0), fp=np.where(has, N - tn, 0))
     return out
 
@@ -130,7 +140,7 @@ def _as_labels(Y) -> tuple:
         if Y.ndim == 1: Y = Y[:, None]
         if Y.ndim != 2: raise InputError(f"Y: expected a 0/1 table (rows x labels), got shape {Y.shape}")
         names = ['y'] if Y.shape[1] == 1 else [f'y{k}' for k in range(Y.shape[1])]
-    bad = ~((Y == 0) | (Y == 1))
+    bad = ~((Y == 0) | (Y == 1) | ~known(Y))                      # NaN: an unknown cell
     if bad.any():
         msgs = [f"{names[k]!r} has {sorted(set(np.unique(Y[bad[:, k], k]).tolist()), key=str)[:5]}"
                 for k in np.flatnonzero(bad.any(0))]
@@ -193,10 +203,10 @@ class UnivariateThresholdSelector(TransformerMixin, BaseEstimator):
         self.missing_from_ = list(patterns.values())
         self.candidates_ = names + [f'{c}__missing' for c in self.missing_from_]
         C, K, n = self._candidates(A), len(labels), len(A)
-        npos = Yv.sum(0)
-        for k in np.flatnonzero((npos == 0) | (npos == n)):
-            warnings.warn(f"label {labels[k]!r} is never {'positive' if npos[k] == 0 else 'negative'} in the {n} rows "
-                          f"fitted on: no features are selected for it", DataWarning, stacklevel=2)
+        kn = known(Yv); npos, nk = np.where(kn, Yv, 0).sum(0), kn.sum(0)
+        for k in np.flatnonzero((npos == 0) | (npos == nk)):
+            warnings.warn(f"label {labels[k]!r} is never {'positive' if npos[k] == 0 else 'negative'} in the {nk[k]} rows "
+                          f"{'where it is known ' if nk[k] < n else ''}fitted on: no features are selected for it", DataWarning, stacklevel=2)
         pairs = _positive_pairs(Yv)
         res = [_cuts(C[:, j], pairs, K) for j in range(C.shape[1])]
         self.table_ = self._table({key: np.stack([r[key] for r in res], 1) for key in res[0]})   # (K, F) arrays
@@ -352,7 +362,7 @@ def plot_cut(sel:UnivariateThresholdSelector, # a fitted selector
     x = sel._candidate_values(X, [feature])[feature]
     Yv, _ = _as_labels(Y)
     y = Yv[:, sel.labels_.index(label)] if Yv.shape[1] > 1 else Yv[:, 0]
-    ok = ~np.isnan(x)
+    ok = ~np.isnan(x) & known(y)                 # the feature observed and the label known
     if ax is None: _, ax = plt.subplots(figsize=(6, 3.5))
     d = pd.DataFrame({feature: x[ok], label: np.where(y[ok] == 1, 'positive', 'negative')})
     discrete = len(np.unique(x[ok])) <= bins
