@@ -47,6 +47,12 @@ def _cmd_demo(a):
 # %% ../nbs/09d_cli.ipynb #1c839c80
 def _csv_list(v): return [x.strip() for x in v.split(',') if x.strip()] if v else None
 
+def _number(v):
+    "A number when `v` reads as one, else `v` itself."
+    try: f = float(v)
+    except (TypeError, ValueError): return v
+    return int(f) if f.is_integer() else f
+
 _STRICT_HELP = 'data warnings (an unreadable image, a label never positive in a fold, ...) are errors'
 _DATA_DIR_HELP = ('folder of datasets (or one dataset folder); default: $MEDFUSIONNET_DATA, then ../shared/data, '
                   'then the project data/ folder')
@@ -64,6 +70,9 @@ def add_dataset_args(q:argparse.ArgumentParser):
     g.add_argument('--id-col', help='row id column'); g.add_argument('--group-col', help='patient id column')
     g.add_argument('--image-col', help='image file column'); g.add_argument('--image-root', help='folder of the images')
     g.add_argument('--text-col', help='free-text column')
+    g.add_argument('--uncertain', choices=['ignore', 'zeros', 'ones'],
+                   help='what an uncertain label cell (--uncertain-value) means: ignore (unknown, like a blank cell), zeros or ones')
+    g.add_argument('--uncertain-value', default='-1', help='the value marking an uncertain label cell (default -1, as CheXpert)')
 
 def dataset_from_args(a) -> tuple:
     "`(df, schema)` for the dataset chosen by `add_dataset_args` options."
@@ -71,7 +80,7 @@ def dataset_from_args(a) -> tuple:
         return load_csv(a.dataset, label_cols=_csv_list(a.labels), label_col=a.label_col, label_sep=a.label_sep,
                         none_label=a.none_label, id_col=a.id_col, group_col=a.group_col, numeric_cols=_csv_list(a.numeric),
                         categorical_cols=_csv_list(a.categorical), image_col=a.image_col, image_root=a.image_root,
-                        text_col=a.text_col)
+                        text_col=a.text_col, uncertain=a.uncertain, uncertain_value=_number(a.uncertain_value))
     return load_dataset(a.dataset, a.data_dir)
 
 # %% ../nbs/09d_cli.ipynb #f96cc693

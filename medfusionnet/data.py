@@ -29,7 +29,7 @@ class DatasetSchema:
     name: str                                   # dataset name, for messages and run folders
     id_col: str                                 # unique row id (image or patient)
     group_col: str                              # patient id: splits never separate a patient's rows
-    label_cols: list                            # 0/1 label columns, one per label
+    label_cols: list                            # 0/1 label columns, one per label (blank = unknown)
     numeric_cols: list = field(default_factory=list)      # numeric (or 0/1) tabular features; NaN = missing
     categorical_cols: list = field(default_factory=list)  # categorical tabular features
     image_col: str|None = None                  # column of image file names, relative to `image_root`
@@ -51,8 +51,8 @@ class DatasetSchema:
         return df[self.image_col].map(lambda n: Path(self.image_root or '.')/n)
 
     def labels(self, df) -> np.ndarray:
-        "The label matrix (n x K, int) of `df`."
-        return df[self.label_cols].to_numpy(dtype=np.int64)
+        "The label matrix of `df`: n x K floats, 0 or 1, NaN where a label is unknown."
+        return df[self.label_cols].to_numpy(dtype=float, na_value=np.nan)
 
     def to_dict(self) -> dict:
         "The schema as JSON-ready data."
@@ -68,7 +68,7 @@ def validate(df:pd.DataFrame, # the table
              schema:DatasetSchema, # its schema
              labels:bool=True, # labels required (False: rows to predict, whose schema may have none)
             ) -> pd.DataFrame:
-    "Check `df` against `schema`: columns present, labels 0/1, ids unique, features not labels; returns `df`."
+    "Check `df` against `schema`: columns present, labels 0/1 or blank (unknown), ids unique, features not labels; returns `df`."
     if len(df) == 0: raise DataFormatError(f"{schema.name}: the table is empty")
     cols = [schema.id_col, schema.group_col, *schema.label_cols, *schema.feature_cols,
             *[c for c in [schema.image_col, schema.text_col, schema.split_col] if c]]
@@ -80,10 +80,10 @@ def validate(df:pd.DataFrame, # the table
     if both: raise DataFormatError(f"{schema.name}: column(s) {sorted(both)} are both labels and features")
     for l in schema.label_cols:
         v = df[l]
-        bad = ~v.isin([0, 1])
+        bad = ~v.isin([0, 1]) & v.notna()                   # (a blank cell is an unknown label)
         if bad.any():
             rows = df.index[bad][:3].tolist()
-            raise DataFormatError(f"{schema.name}: label {l!r} must be 0/1; found {sorted(map(str, v[bad].unique()))[:5]} "
+            raise DataFormatError(f"{schema.name}: label {l!r} must be 0/1 (or blank: unknown); found {sorted(map(str, v[bad].unique()))[:5]} "
                                   f"(e.g. rows {rows})")
     dup = df[schema.id_col].duplicated()
     if dup.any(): raise DataFormatError(f"{schema.name}: id column {schema.id_col!r} has duplicates, e.g. {df[schema.id_col][dup].iloc[0]!r}")
@@ -135,14 +135,15 @@ def _cxr_folder(data_dir, name):
     return dataset_path(name, data_dir)
 
 def split_findings(findings:pd.Series, labels=CXR14_LABELS, sep='|', none='No Finding') -> pd.DataFrame:
-    "Multi-hot 0/1 label columns from a delimited findings column; unknown findings are an error naming the row."
+    "Multi-hot 0/1 label columns from a delimited findings column; a blank cell leaves every label unknown (NaN); unknown findings are an error naming the row."
+    blank = findings.isna() | (findings.astype(str).str.strip() == '')
     toks = findings.fillna('').astype(str).str.split(re.escape(sep), regex=True)
-    known = set(labels) | {none}
-    for i, t in toks.items():
-        bad = [x for x in t if x.strip() not in known]
+    names = set(labels) | {none}
+    for i, t in toks[~blank].items():
+        bad = [x for x in t if x.strip() not in names]
         if bad: raise DataFormatError(f"row {i}: unknown finding(s) {bad} (known: {', '.join(labels)}, {none!r})")
     out = pd.DataFrame({l: toks.map(lambda t, l=l: int(l in [x.strip() for x in t])) for l in labels}, index=findings.index)
-    return out.astype(np.int64)
+    return out.astype(np.int64) if not blank.any() else out.astype(float).mask(blank, np.nan)
 
 # %% ../nbs/01_data.ipynb #27d848d2
 CXR14_FEATURES = ['age', 'sex_male', 'view_pa', 'follow_up']
@@ -208,6 +209,25 @@ def load_chestxray14(data_dir=None, # a folder in the official layout, or a fold
     return validate(df, schema, labels=labels), schema
 
 # %% ../nbs/01_data.ipynb #302e20cb
+_POLICY = {'ignore': np.nan, 'zeros': 0., 'ones': 1.}
+
+def _uncertain_labels(df, labels, policy, value, name, notes) -> pd.DataFrame:
+    "Apply the uncertain-label `policy` to `df`'s label columns; record it, and the unknown cells per label, in `notes`."
+    if policy not in (None, *_POLICY): raise DataFormatError(f"{name}: uncertain={policy!r}: choose 'ignore', 'zeros' or 'ones'")
+    df = df.copy()
+    hit = {l: (pd.to_numeric(df[l], errors='coerce') == float(value)) | (df[l].astype(str).str.strip() == str(value)) for l in labels}
+    if cells := {l: int(h.sum()) for l, h in hit.items() if h.any()}:
+        if policy is None:
+            l = next(iter(cells))
+            raise DataFormatError(f"{name}: label(s) {list(cells)} hold the uncertain value {value!r} ({sum(cells.values())} cells; "
+                                  f"e.g. {l!r} row {df.index[hit[l]][0]}): say what it means with uncertain='ignore', 'zeros' or 'ones' (--uncertain)")
+        for l in cells:
+            v = df[l].mask(hit[l], _POLICY[policy]); num = pd.to_numeric(v, errors='coerce')
+            df[l] = num.where(num.notna() | v.isna(), v)        # (a cell that is not a number is left for `validate` to name)
+        notes['uncertain'] = dict(policy=policy, value=value, cells=cells)
+    if unknown := {l: int(df[l].isna().sum()) for l in labels if df[l].isna().any()}: notes['unknown_labels'] = unknown
+    return df
+
 def load_csv(path, # the CSV file
              label_cols:list|None=None, # 0/1 label columns, or ...
              label_col:str|None=None, # ... or one delimited label column
@@ -222,8 +242,10 @@ def load_csv(path, # the CSV file
              text_col:str|None=None, # free text
              na_values=('?', ''), # strings read as missing
              name:str|None=None, # the dataset's name in messages and reports (default: the file's stem)
+             uncertain:str|None=None, # what an uncertain label cell means: 'ignore' (unknown), 'zeros' (0) or 'ones' (1); None: an error
+             uncertain_value=-1, # the value that marks an uncertain label cell (CheXpert: -1)
             ) -> tuple:
-    "A user's table and its schema, validated: the generic route into every stage of the suite."
+    "A user's table and its schema, validated: the generic route into every stage of the suite (blank label cells are unknown)."
     path = Path(path)
     if not path.exists(): raise DatasetNotFoundError(f"{path}: no such file")
     df = pd.read_csv(path, na_values=list(na_values), keep_default_na=True, low_memory=False)
@@ -237,6 +259,7 @@ def load_csv(path, # the CSV file
         labels = sorted(set(toks) - {none_label, ''})
         lab = split_findings(df[label_col], labels, label_sep, none_label or '\0')
         df = pd.concat([df.drop(columns=label_col), lab], axis=1); label_cols = labels
+    df = _uncertain_labels(df, [l for l in label_cols if l in df.columns], uncertain, uncertain_value, name, notes)
     if id_col is None: id_col = '_row'; df.insert(0, '_row', np.arange(len(df)))
     if group_col is None: group_col = id_col; notes['patients'] = 'no patient column: each row taken as its own patient'
     for c in [*(numeric_cols or [])]:

@@ -383,14 +383,16 @@ def label_self_attention(model:nn.Module, inputs:tuple, bs:int=64) -> np.ndarray
             tot, n = tot + w.sum(0).cpu(), n + len(w)
     return (tot / n).numpy()
 
-def label_cooccurrence(Y, # (n, K) 0/1 labels
+def label_cooccurrence(Y, # (n, K) 0/1 labels (NaN = unknown)
                        kind:str='conditional') -> np.ndarray:
-    "(K, K) co-occurrence: 'conditional' P(j | i) (NaN where label i never occurs) or 'phi' (correlation of the 0/1 columns)."
+    "(K, K) co-occurrence on the rows where both labels are known: 'conditional' P(j | i) (NaN where label i never occurs) or 'phi' (correlation of the 0/1 columns)."
     Y = np.asarray(Y, float)
+    kn = ~np.isnan(Y); Z = np.where(kn, Y, 0.)
     if kind == 'conditional':
-        n = Y.sum(0)
-        with np.errstate(invalid='ignore', divide='ignore'): return np.where(n[:, None] > 0, (Y.T @ Y) / n[:, None], np.nan)
+        n = Z.T @ kn                                   # rows with i positive and j known
+        with np.errstate(invalid='ignore', divide='ignore'): return np.where(n > 0, (Z.T @ Z) / n, np.nan)
     if kind == 'phi':
+        if not kn.all(): return pd.DataFrame(Y).corr().to_numpy()      # pairwise: the rows where both are known
         with np.errstate(invalid='ignore', divide='ignore'): return np.corrcoef(Y.T)
     raise ExplainError(f"kind must be 'conditional' or 'phi', got {kind!r}")
 

@@ -21,6 +21,18 @@ class _SigmoidLoss(nn.Module):
     def activation(self, x): return torch.sigmoid(x)
     def decodes(self, x): return x > 0.5
 
+def _known_targets(target) -> tuple:
+    "`(targets as floats with unknown (NaN) cells set to 0, mask of the known cells)`; the mask is None when all are known."
+    y = target.float()
+    unknown = torch.isnan(y)
+    if not unknown.any(): return y, None
+    return torch.where(unknown, torch.zeros_like(y), y), ~unknown
+
+def _mean_known(loss, known) -> torch.Tensor:
+    "The mean of `loss` over the known cells (all of them when `known` is None); 0 when none is known."
+    if known is None: return loss.mean()
+    return torch.where(known, loss, torch.zeros_like(loss)).sum() / known.sum().clamp(min=1)
+
 class WeightedBCELoss(_SigmoidLoss):
     "Binary cross-entropy on logits, with a weight on each label's positive term."
     def __init__(self, pos_weight=None): # (K,) weights of the positive terms; None: plain BCE
@@ -28,21 +40,25 @@ class WeightedBCELoss(_SigmoidLoss):
         self.register_buffer('pos_weight', None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32))
 
     @classmethod
-    def from_labels(cls, Y, # training labels, n x K (0/1)
+    def from_labels(cls, Y, # training labels, n x K (0/1; NaN = unknown)
                     labels=None, # label names, for the warning
                     clip:tuple=(1., 100.), # bounds of the weights
                    ):
         "Weights negatives/positives per label on the training labels, clipped; a label never positive gets 1, with a warning."
         Y = np.asarray(Y, dtype=float)
-        pos = Y.sum(0); w = np.clip((len(Y) - pos) / np.maximum(pos, 1), *clip)
+        n = (~np.isnan(Y)).sum(0)                        # each label's known rows
+        pos = np.nansum(Y, 0); w = np.clip((n - pos) / np.maximum(pos, 1), *clip)
         if (never := pos == 0).any():
             names = [labels[k] if labels else f'label {k}' for k in np.flatnonzero(never)]
-            warnings.warn(f"label(s) {names} never positive in the {len(Y)} training rows: positive weight 1", DataWarning)
+            rows = f"{len(Y)} training rows" if (n[never] == len(Y)).all() else f"training rows where they are known ({', '.join(map(str, n[never]))})"
+            warnings.warn(f"label(s) {names} never positive in the {rows}: positive weight 1", DataWarning)
             w[never] = 1.
         return cls(w)
 
     def forward(self, logits, target):
-        return F.binary_cross_entropy_with_logits(logits.float(), target.float(), pos_weight=self.pos_weight)
+        y, known = _known_targets(target)
+        if known is None: return F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=self.pos_weight)
+        return _mean_known(F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=self.pos_weight, reduction='none'), known)
 
 # %% ../nbs/05b_losses.ipynb #928b865d
 class FocalLoss(_SigmoidLoss):
@@ -52,12 +68,12 @@ class FocalLoss(_SigmoidLoss):
                 ):
         super().__init__(); self.gamma, self.alpha = gamma, alpha
     def forward(self, logits, target):
-        x, y = logits.float(), target.float()
+        (x, (y, known)) = logits.float(), _known_targets(target)
         ce = F.binary_cross_entropy_with_logits(x, y, reduction='none')
         p = torch.sigmoid(x)
         loss = ce * (1 - (p*y + (1 - p)*(1 - y))) ** self.gamma
         if self.alpha is not None: loss = loss * (self.alpha*y + (1 - self.alpha)*(1 - y))
-        return loss.mean()
+        return _mean_known(loss, known)
 
 # %% ../nbs/05b_losses.ipynb #061d1701
 class AsymmetricLoss(_SigmoidLoss):
@@ -69,14 +85,14 @@ class AsymmetricLoss(_SigmoidLoss):
                 ):
         super().__init__(); store_attr()
     def forward(self, logits, target):
-        x, y = logits.float(), target.float()
+        (x, (y, known)) = logits.float(), _known_targets(target)
         p = torch.sigmoid(x)
         p_neg = (1 - p + self.clip).clamp(max=1) if self.clip else 1 - p      # 1 - max(p - clip, 0)
         loss = y*torch.log(p.clamp(min=self.eps)) + (1 - y)*torch.log(p_neg.clamp(min=self.eps))
         if self.gamma_neg or self.gamma_pos:
             pt = p*y + p_neg*(1 - y)
             loss = loss * (1 - pt) ** (self.gamma_pos*y + self.gamma_neg*(1 - y))
-        return -loss.mean()
+        return -_mean_known(loss, known)
 
 # %% ../nbs/05b_losses.ipynb #1a5cd0f9
 def make_loss(loss='bce', # 'bce' (positive-weighted), 'focal', 'asl', or a loss module / function

@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score, average_precision_score
 from fastai.torch_core import to_np
 from fastai.learner import Learner
 from fastai.metrics import AccumMetric, ActivationType
+from .core import known
 from .evaluate import defined_labels
 
 # %% auto #0
@@ -19,10 +20,10 @@ __all__ = ['macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC', 'per_label_
 
 # %% ../nbs/05c_metrics.ipynb #c77aa62f
 def _macro(score, preds, targs) -> float:
-    "Mean of `score(y, p)` over the labels with both classes in `targs`; NaN when none has."
+    "Mean of `score(y, p)` over the labels with both classes among their known rows in `targs` (NaN = unknown); NaN when none has."
     p, y = to_np(preds).astype(float), to_np(targs)
-    ks = np.flatnonzero(defined_labels(y))
-    return float(np.mean([score(y[:, k], p[:, k]) for k in ks])) if len(ks) else float('nan')
+    ks, m = np.flatnonzero(defined_labels(y)), known(y)
+    return float(np.mean([score(y[m[:, k], k], p[m[:, k], k]) for k in ks])) if len(ks) else float('nan')
 
 def macro_auroc(preds, targs) -> float: return _macro(roc_auc_score, preds, targs)
 def macro_auprc(preds, targs) -> float: return _macro(average_precision_score, preds, targs)
@@ -36,16 +37,16 @@ def MacroAUPRC() -> AccumMetric:
 
 # %% ../nbs/05c_metrics.ipynb #608716bd
 def per_label_auroc(learn:Learner, ds_idx:int=1, dl=None) -> pd.DataFrame:
-    "AUROC and AUPRC of each label on a loader of `learn` (default: validation); NaN where a label lacks positives or negatives."
+    "AUROC and AUPRC of each label on its known rows of a loader of `learn` (default: validation); NaN where a label lacks positives or negatives."
     with warnings.catch_warnings():   # (fastai's get_preds warns about loaders it re-creates)
         warnings.simplefilter('ignore', UserWarning)
         preds, targs = learn.get_preds(ds_idx=ds_idx, dl=dl)
     p, y = to_np(preds).astype(float), to_np(targs)
     labels = getattr(getattr(learn.dls, 'prep', None), 'labels_', None) or [f'y{k}' for k in range(y.shape[1])]
-    rows, defined = [], defined_labels(y)
+    rows, defined, m = [], defined_labels(y), known(y)
     for k, l in enumerate(labels):
-        ok = defined[k]
-        rows.append(dict(label=l, n=len(y), positives=int(y[:, k].sum()),
-                         auroc=roc_auc_score(y[:, k], p[:, k]) if ok else np.nan,
-                         auprc=average_precision_score(y[:, k], p[:, k]) if ok else np.nan))
+        ok, yk, pk = defined[k], y[m[:, k], k], p[m[:, k], k]       # the label's known rows
+        rows.append(dict(label=l, n=len(yk), positives=int(yk.sum()),
+                         auroc=roc_auc_score(yk, pk) if ok else np.nan,
+                         auprc=average_precision_score(yk, pk) if ok else np.nan))
     return pd.DataFrame(rows).set_index('label')

@@ -15,7 +15,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler, OneHotEncoder
 from sklearn.linear_model import LogisticRegression
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from .core import MedFusionNetError, atomic_path, write_json_atomic, values_sha1, DataWarning
+from .core import MedFusionNetError, atomic_path, write_json_atomic, values_sha1, DataWarning, known
 from .settings import TrainSettings
 from .data import DatasetSchema, load_cervical
 from .splits import multilabel_group_kfold, patient_split, check_disjoint
@@ -62,7 +62,7 @@ class MultiLabelTabular:
         self.name, self.stage1, self.seed, self.categorical = name, stage1, seed, list(categorical)
 
     def fit(self, X:pd.DataFrame, # training rows: numeric and categorical columns (NaN allowed anywhere)
-            Y:pd.DataFrame, # their 0/1 labels
+            Y:pd.DataFrame, # their 0/1 labels (NaN = unknown: each label is fitted on its known rows)
            ):
         self.labels_, self.models_, self.constant_ = list(Y.columns), {}, {}
         self.numeric_ = [c for c in X.columns if c not in self.categorical]
@@ -75,13 +75,18 @@ class MultiLabelTabular:
         if self.categorical: self.enc_ = _categorical_encoder().fit(_as_categories(X[self.categorical]))
         Xt = self._x(X)
         for l in self.labels_:
-            y = Y[l].to_numpy().astype(int)
+            y = Y[l].to_numpy(dtype=float, na_value=np.nan); kn = ~np.isnan(y)
+            if not kn.any():                # unknown in every training row of this fold: nothing to learn
+                self.constant_[l] = 0.5
+                warnings.warn(f"label {l!r} is unknown in every training row: its predictions are the constant 0.5", DataWarning)
+                continue
+            y = y[kn].astype(int)
             if not defined_labels(y)[0]:   # never (or always) positive in this training fold: nothing to learn
                 self.constant_[l] = float(y.mean())
                 warnings.warn(f"label {l!r} is {'never' if y.max() == 0 else 'always'} positive in the training rows: "
                               f"its predictions are the constant {y.mean():.0f}", DataWarning)
                 continue
-            self.models_[l] = clone(tabular_baseline(self.name, self.seed)).fit(Xt, y)
+            self.models_[l] = clone(tabular_baseline(self.name, self.seed)).fit(Xt[kn], y)
         return self
 
     def _x(self, X) -> np.ndarray:
@@ -146,9 +151,10 @@ def check_model(name:str, # a model name `run_cv` accepts
 def _late_weights(Y, Pimg, Ptab, grid=np.linspace(0, 1, 11)) -> np.ndarray:
     "Per label, the image weight in `w*Pimg + (1-w)*Ptab` with the best validation AUROC (0.5 when undefined)."
     from sklearn.metrics import roc_auc_score
-    w = np.full(Y.shape[1], 0.5)
+    w, kn = np.full(Y.shape[1], 0.5), known(Y)
     for k in np.flatnonzero(defined_labels(Y)):
-        scores = [roc_auc_score(Y[:, k], g * Pimg[:, k] + (1 - g) * Ptab[:, k]) for g in grid]
+        m = kn[:, k]
+        scores = [roc_auc_score(Y[m, k], g * Pimg[m, k] + (1 - g) * Ptab[m, k]) for g in grid]
         w[k] = grid[int(np.argmax(np.round(scores, 12)))]
     return w
 
@@ -202,10 +208,14 @@ def check_cv_request(df:pd.DataFrame, # the table
 def check_labels(df:pd.DataFrame, # the table
                  schema:DatasetSchema, # its schema
                 ):
-    "One clear error when a label has no positive row at all (nothing to learn or to score)."
+    "One clear error when a label has no known positive row at all (nothing to learn or to score)."
     Y = schema.labels(df)
-    if never := [l for l, p in zip(schema.label_cols, Y.sum(0)) if p == 0]:
-        raise MedFusionNetError(f"{schema.name}: label(s) {never} have no positive row: nothing to learn or score; "
+    if unknown := [l for l, n in zip(schema.label_cols, known(Y).sum(0)) if n == 0]:
+        raise MedFusionNetError(f"{schema.name}: label(s) {unknown} are unknown (blank) in every row: nothing to learn or score; "
+                                f"leave them out of the labels")
+    if never := [l for l, p in zip(schema.label_cols, np.nansum(Y, 0)) if p == 0]:
+        some = known(Y).sum(0) < len(Y)
+        raise MedFusionNetError(f"{schema.name}: label(s) {never} have no {'known ' if some.any() else ''}positive row: nothing to learn or score; "
                                 f"leave them out of the labels")
 
 def needs_images(name:str, # a model name
@@ -270,7 +280,7 @@ def run_cv(df:pd.DataFrame, # the table
     ck = Path(checkpoints) if checkpoints is not None else None
     if ck is not None:
         _claim_checkpoints(ck, dict(dataset=schema.name, n_rows=len(df), ids_sha1=values_sha1(df[schema.id_col].astype(str)),
-                                    labels_sha1=values_sha1(schema.labels(df).ravel()), models=list(models), n_splits=n_splits,
+                                    labels_sha1=values_sha1(np.nan_to_num(schema.labels(df), nan=-1).astype(np.int64).ravel()), models=list(models), n_splits=n_splits,
                                     n_repeats=n_repeats, seed=seed, inner_valid=inner_valid, permute_labels=permute_labels,
                                     settings=None if settings is None else settings.record(),
                                     fusion_kwargs=repr(sorted((fusion_kwargs or {}).items())), risk=risk))

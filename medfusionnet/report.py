@@ -87,10 +87,22 @@ def forest_plot(results:dict, # {model: {label: metrics record with `metric`, `m
     return fig
 
 # %% ../nbs/09b_report.ipynb #bf704ac2
+def _known_rows(recs:dict, labels:list) -> dict|None:
+    "`{label: rows where it is known}` when some label has unknown rows (the records' `unknown`), else None."
+    if not any((recs[l].get('unknown') or 0) > 0 for l in labels if l in recs): return None
+    return {l: recs[l].get('n') for l in labels if l in recs}
+
+def _known_table(recs:dict, labels:list) -> pd.DataFrame:
+    "Per label: the rows where it is known (and scored), the rows where it is unknown (left out), its known positives."
+    return pd.DataFrame({l: {'known rows': recs[l].get('n'), 'unknown rows': recs[l].get('unknown') or 0,
+                             'positives': recs[l].get('positives')} for l in labels if l in recs}).T
+
 def _rec_table(recs:dict, labels:list) -> pd.DataFrame:
-    "Per label (and macro): positives, AUROC and AUPRC with CIs, sensitivity and specificity at the run's threshold."
+    "Per label (and macro): positives (and known rows, when some labels are unknown), AUROC and AUPRC with CIs, sensitivity and specificity at the run's threshold."
     f = lambda v: '-' if v is None or (isinstance(v, float) and np.isnan(v)) else f'{v:.3f}'
-    return pd.DataFrame({l: {'positives': '' if l == 'macro' else recs[l].get('positives'), 'AUROC': ci_text(recs[l], 'auroc'),
+    kn = _known_rows(recs, labels)
+    return pd.DataFrame({l: {**({'known rows': '' if l == 'macro' else kn[l]} if kn else {}),
+                             'positives': '' if l == 'macro' else recs[l].get('positives'), 'AUROC': ci_text(recs[l], 'auroc'),
                              'AUPRC': ci_text(recs[l], 'auprc'), 'sensitivity': f(recs[l].get('sensitivity')),
                              'specificity': f(recs[l].get('specificity'))} for l in [*labels, 'macro'] if l in recs}).T
 
@@ -111,8 +123,11 @@ def report_results(folder, # a `train` run folder or a `cv` results folder
                  f"({p['n_rows']} rows, {p['n_patients']} patients), identical folds for every model"
                  + (', **labels permuted between patients (control: every model should score about 0.5)**' if p.get('permute_labels') else '') + '.',
                  f"Thresholds: {p.get('thresholds', '-')}; intervals: {p.get('ci', '-')}."]
+        first = next(iter(m['pooled'].values()))
+        known = ({'Unknown labels: each label is scored on the rows where it is known': _known_table(first, labels)}
+                 if _known_rows(first, labels) else {})
         return dict(kind='cv', title=f"Cross-validation report: {m['dataset']}", lines=lines, labels=labels,
-                    forest=m['pooled'], tables={'Pooled out-of-fold metrics (95% CI)': pooled_table(m['pooled'], labels),
+                    forest=m['pooled'], tables={'Pooled out-of-fold metrics (95% CI)': pooled_table(m['pooled'], labels), **known,
                                                 'AUROC per label, mean (SD) over the test folds': fm.reindex([*labels, 'macro', 'micro'])},
                     figures=[], command=m.get('command'), warnings=warn)
     if 'protocol' in m and ('test' in m or 'valid' in m):

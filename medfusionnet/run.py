@@ -108,7 +108,7 @@ def held_out_report(res, # the trained model (a `FusionResult`)
     from medfusionnet.learner import predict_fusion
     rf = RunFolder(out)
     d = df.iloc[rows]
-    Y, P, g = d[res.labels].to_numpy(dtype=int), predict_fusion(res, df, rows), d[sc.group_col].to_numpy()
+    Y, P, g = d[res.labels].to_numpy(dtype=float, na_value=np.nan), predict_fusion(res, df, rows), d[sc.group_col].to_numpy()   # (NaN: unknown)
     m = evaluate_predictions(Y, P, res.labels, groups=g, thresholds=thr, n_boot=n_boot, seed=seed)
     save_fig(plot_roc_pr(Y, P, res.labels, title=f'{sc.name}: {tag} patients'), rf.figures/f'roc_pr_{tag}.png')
     rep = dict(metrics=metrics_records(m), rows=len(d), patients=int(d[sc.group_col].nunique()))

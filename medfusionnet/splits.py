@@ -31,9 +31,16 @@ def check_disjoint(groups, *parts, names=None):
 
 # %% ../nbs/01c_splits.ipynb #4ceeb56e
 def patient_labels(df:pd.DataFrame, schema:DatasetSchema) -> tuple:
-    "`(patients, Y)`: unique patient ids and their label matrix (1 when any of the patient's rows is positive)."
-    g = df.groupby(schema.group_col, sort=True)[schema.label_cols].max()
-    return g.index.to_numpy(), g.to_numpy(dtype=np.int64)
+    "`(patients, Y)`: unique patient ids and their label matrix (1 when any of the patient's known rows is positive; NaN when none is known)."
+    g = df.groupby(schema.group_col, sort=True)[schema.label_cols].max()     # (max skips unknown cells)
+    Y = g.to_numpy(dtype=float, na_value=np.nan)
+    return g.index.to_numpy(), Y if np.isnan(Y).any() else Y.astype(np.int64)
+
+def _strata(Y:np.ndarray) -> np.ndarray:
+    "What the multilabel stratifiers balance: the known positives, and for labels with unknown cells, where they are unknown."
+    unk = np.isnan(Y) if Y.dtype.kind == 'f' else np.zeros(Y.shape, bool)
+    if not unk.any(): return Y
+    return np.hstack([np.nan_to_num(Y, nan=0).astype(np.int64), unk[:, unk.any(0)].astype(np.int64)])
 
 def _rows_of(df, schema, patients):
     return np.flatnonzero(df[schema.group_col].isin(patients).to_numpy())
@@ -57,12 +64,12 @@ def patient_split(df:pd.DataFrame, # the table
         rest = np.setdiff1d(pats, test_p)
     elif test == 0: test_p, rest = pats[:0], pats
     else:
-        tr, te = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=test, random_state=seed).split(pats[:, None], Y))
+        tr, te = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=test, random_state=seed).split(pats[:, None], _strata(Y)))
         test_p, rest = pats[te], pats[tr]
     Yr = Y[np.searchsorted(pats, rest)]
     if valid > 0:
         frac = valid / max(1e-9, len(rest) / len(pats))
-        tr, va = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=min(frac, 0.9), random_state=seed + 1).split(rest[:, None], Yr))
+        tr, va = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=min(frac, 0.9), random_state=seed + 1).split(rest[:, None], _strata(Yr)))
         train_p, valid_p = rest[tr], rest[va]
     else: train_p, valid_p = rest, rest[:0]
     out = {k: _rows_of(df, schema, p) for k, p in [('train', train_p), ('valid', valid_p), ('test', test_p)]}
@@ -82,13 +89,13 @@ def multilabel_group_kfold(df:pd.DataFrame, schema:DatasetSchema, n_splits:int=5
     "Yield `(repeat, fold, train_rows, test_rows)`: patient-grouped, multilabel-stratified, disjoint by construction."
     pats, Y = patient_labels(df, schema)
     if len(pats) < n_splits: raise ValueError(f"{len(pats)} patients cannot make {n_splits} folds")
-    rare = [l for l, n in zip(schema.label_cols, Y.sum(0)) if n < n_splits]
+    rare = [l for l, n in zip(schema.label_cols, np.nansum(Y, 0)) if n < n_splits]
     if rare: warnings.warn(f"label(s) {rare} have fewer positive patients than the {n_splits} folds: "
                            "some test folds will have no positive for them (their AUROC is undefined there)", DataWarning)
     groups = df[schema.group_col].to_numpy()
     for r in range(n_repeats):
         kf = MultilabelStratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed + r)
-        for f, (tr, te) in enumerate(kf.split(pats[:, None], Y)):
+        for f, (tr, te) in enumerate(kf.split(pats[:, None], _strata(Y))):
             tr_rows, te_rows = _rows_of(df, schema, pats[tr]), _rows_of(df, schema, pats[te])
             check_disjoint(groups, tr_rows, te_rows, names=['train', 'test'])
             yield r, f, tr_rows, te_rows

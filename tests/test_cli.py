@@ -100,7 +100,7 @@ def test_select_writes_table(cli, tmp_path):
 
 @pytest.mark.parametrize('content,args,expect', [
     ('pid,age,y\n1,30,0\n2,40,1\n', ['--labels', 'y', '--numeric', 'age,weight'], "['weight'] not in the table"),
-    ('pid,age,y\n1,30,0\n2,40,2\n', ['--labels', 'y', '--numeric', 'age'], "label 'y' must be 0/1; found ['2']"),
+    ('pid,age,y\n1,30,0\n2,40,2\n', ['--labels', 'y', '--numeric', 'age'], "label 'y' must be 0/1 (or blank: unknown); found ['2']"),
     ('pid,age,y\n', ['--labels', 'y', '--numeric', 'age'], 'the table is empty'),
 ])
 def test_select_bad_csv(cli, tmp_path, content, args, expect):

@@ -47,6 +47,8 @@ def test_every_cv_model_takes_string_categories_and_blanks(tmp_path):
     ('train', [], dict(high=0), "label(s) ['high'] have no positive row"),
     ('cv', ['--models', 'lr', '--folds', '100'], {}, "100 folds need at least 100 patients ('pid'); the table has 60"),
     ('cv', ['--models', 'lr,mfn-texts'], {}, "unknown model 'mfn-texts'"),
+    ('cv', ['--models', 'lr'], dict(high=[0.] * 30 + [np.nan] * 30), "label(s) ['high'] have no known positive row"),
+    ('train', [], dict(high=np.nan), "label(s) ['high'] are unknown (blank) in every row"),
     ('train', ['--test', '1.5'], {}, '--test 1.5: the fraction of patients held out must be in [0, 1)'),
     ('train', ['--valid', '0.5', '--test', '0.5'], {}, 'leave no patient to train on'),
 ])
@@ -174,3 +176,100 @@ def test_every_run_has_a_report_and_explains(cxr_run, tmp_path):
     r = run_cli('explain', '--run', cxr_run, '--dataset', 'nih-cxr14-sample', '--ids', ids[0], '--out', tmp_path/'ex')
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path/'ex'/'summary.json').exists() and f'{ids[0]}: most probable' in r.stdout
+
+
+def _partial_high(folder, n=60, seed=1):
+    "The toy table's 'high' label with 9 blank cells and 6 uncertain (-1) ones, and where they are."
+    df, *_ = toy_dataset(folder, n=n, write=False)
+    cells = np.random.default_rng(seed).permutation(n)
+    blank, unc = cells[:9], cells[9:15]
+    high = df['high'].to_numpy(dtype=float, copy=True); orig = high.copy()
+    high[blank] = np.nan; high[unc] = -1
+    return high, orig, blank, unc
+
+
+def test_blank_and_uncertain_labels_under_each_policy(tmp_path):
+    "Blank label cells are unknown; -1 cells stop the run until --uncertain says what they mean; each policy is scored on the known cells."
+    high, orig, blank, unc = _partial_high(tmp_path)
+    fn, args = own_csv(tmp_path, high=high)
+    r = run_cli('cv', *args, '--models', 'lr', '--folds', '3', *FAST, '--out', tmp_path/'none')
+    assert r.returncode == 1 and "label(s) ['high'] hold the uncertain value -1 (6 cells; e.g. 'high' row" in one_error_line(r)
+    n_pos = int(np.nansum(np.where(high == -1, np.nan, high)))
+    expect = dict(ignore=(60 - 15, n_pos), zeros=(60 - 9, n_pos), ones=(60 - 9, n_pos + 6))
+    for policy, (n_known, pos) in expect.items():
+        out = tmp_path/policy
+        models = 'lr,medfusionnet' if policy == 'ignore' else 'lr'
+        r = run_cli('cv', *args, '--uncertain', policy, '--models', models, '--folds', '3', *FAST, '--out', out)
+        assert r.returncode == 0 and 'Traceback' not in r.stderr, r.stderr[-3000:]
+        m = json.loads((out/'metrics.json').read_text())
+        for model in models.split(','):
+            rec = m['pooled'][model]
+            assert (rec['high']['n'], rec['high']['positives'], rec['high']['unknown']) == (n_known, pos, 60 - n_known), (policy, model)
+            assert (rec['bright']['n'], rec['bright']['unknown']) == (60, 0)
+            # the reported AUROC is the one of the known cells, from the out-of-fold predictions
+            from sklearn.metrics import roc_auc_score
+            oof = pd.read_csv(out/f'oof_{model}.csv')['prob_high'].to_numpy()
+            y = {'ignore': np.where(high == -1, np.nan, high), 'zeros': np.where(high == -1, 0, high), 'ones': np.where(high == -1, 1, high)}[policy]
+            k = ~np.isnan(y)
+            assert abs(rec['high']['auroc'] - roc_auc_score(y[k], oof[k])) < 1e-12
+        report = (out/'report.md').read_text()
+        assert 'Unknown labels: each label is scored on the rows where it is known' in report, report[:2000]
+    r = run_cli('train', *args, '--uncertain', 'ignore', *FAST, '--out', tmp_path/'train')   # train, with its report
+    assert r.returncode == 0, r.stderr[-3000:]
+    t = json.loads((tmp_path/'train'/'metrics.json').read_text())
+    assert t['test']['metrics']['high']['unknown'] > 0 and 'known rows' in (tmp_path/'train'/'report.md').read_text()
+
+
+def test_an_unknown_label_cell_has_no_effect(tmp_path):
+    "The loss (unimodal heads included) and every gradient are those of the known cells alone; stage 1 and the metrics too."
+    import torch, torch.nn.functional as F
+    from medfusionnet.data import DatasetSchema
+    from medfusionnet.fusion_data import FusionPreprocessor, fusion_dls
+    from medfusionnet.learner import fusion_model
+    from medfusionnet.losses import make_loss
+    from medfusionnet.evaluate import evaluate_predictions
+    df, sc, tr, va = toy_dataset(tmp_path, n=64)
+    df = df.astype({l: float for l in LABELS})
+    hide = np.random.default_rng(0).random((len(df), 3)) < 0.3
+    dfu = df.copy(); dfu[LABELS] = df[LABELS].mask(hide)
+    prep = FusionPreprocessor(sc, stage1_features=2, image_size=32).fit(dfu.iloc[tr])
+    # stage 1: each label's table is the one fitted on its known training rows alone
+    for k, l in enumerate(LABELS):
+        rows = tr[~hide[tr, k]]
+        alone = FusionPreprocessor(DatasetSchema(**{**sc.__dict__, 'label_cols': [l]}), stage1_features=2, image_size=32).fit(dfu.iloc[rows])
+        a, b = prep.selector_.table_, alone.selector_.table_
+        pd.testing.assert_frame_equal(a[a.label == l].drop(columns='label').reset_index(drop=True), b.drop(columns='label').reset_index(drop=True))
+    dls = fusion_dls(prep, dfu, tr, va, bs=48, augment=False, device='cpu')
+    *xb, y = dls.train.one_batch()
+    assert torch.isnan(y).any()
+    torch.manual_seed(0); net = fusion_model('tiny', 3, prep, unimodal_heads=True).train()
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    for name in ('bce', 'focal', 'asl'):
+        lf = make_loss(name, dfu.iloc[tr][LABELS].to_numpy(), LABELS)
+        def total(reference:bool):
+            net.load_state_dict(state); net.zero_grad(); torch.manual_seed(1)
+            out = net(*xb); out.retain_grad()
+            parts = [(out, torch.ones(len(y), dtype=torch.bool))] + [(lg, keep) for lg, keep in net.last_unimodal.values()]
+            loss = 0
+            for lg, keep in parts:
+                if not reference: loss = loss + lf(lg[keep], y[keep]); continue
+                kn = ~torch.isnan(y[keep])          # the known cells alone, by indexing, one loss per cell averaged
+                yk, lk = y[keep][kn], lg[keep][kn]
+                if name == 'bce':
+                    w = lf.pos_weight.expand_as(lg[keep])[kn]
+                    cells = F.binary_cross_entropy_with_logits(lk, yk, pos_weight=None, reduction='none') * torch.where(yk == 1, w, 1)
+                else: cells = torch.stack([lf(lk[i:i+1, None], yk[i:i+1, None]) for i in range(len(yk))])
+                loss = loss + cells.mean()
+            loss.backward()
+            return loss.item(), out.grad.clone(), {k: p.grad.clone() for k, p in net.named_parameters() if p.grad is not None}
+        (la, ga, pa), (lb, gb, pb) = total(False), total(True)
+        assert abs(la - lb) < 1e-5, (name, la, lb)
+        assert (ga[torch.isnan(y)] == 0).all()                       # no gradient reaches an unknown cell's logit
+        assert pa.keys() == pb.keys() and all(torch.allclose(pa[k], pb[k], atol=1e-6) for k in pa), name
+        l0 = lf(net(*xb), torch.nan_to_num(y, nan=0.)).item()        # (read as negatives, they would count)
+        assert abs(l0 - la) > 1e-4
+    # the metrics: whatever is predicted for an unknown cell changes nothing
+    Y = dfu[LABELS].to_numpy(); P = np.random.default_rng(1).random(Y.shape)
+    P2 = np.where(hide, 1 - P, P)
+    pd.testing.assert_frame_equal(evaluate_predictions(Y, P, LABELS, n_boot=100), evaluate_predictions(Y, P2, LABELS, n_boot=100))
+
