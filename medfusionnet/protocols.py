@@ -86,7 +86,7 @@ class MultiLabelTabular:
                 warnings.warn(f"label {l!r} is {'never' if y.max() == 0 else 'always'} positive in the training rows: "
                               f"its predictions are the constant {y.mean():.0f}", DataWarning)
                 continue
-            self.models_[l] = clone(tabular_baseline(self.name, self.seed)).fit(Xt[kn], y)
+            self.models_[l] = clone(tabular_baseline(self.name, self.seed)).fit(Xt if kn.all() else Xt[kn], y)   # (the same matrix when all are known)
         return self
 
     def _x(self, X) -> np.ndarray:
