@@ -29,10 +29,7 @@ def _cmd_data(a):
     if a.name is None: raise MedFusionNetError(f"`medfusionnet data {a.action}` needs a dataset name: one of {', '.join(list_datasets())}")
     if a.action == 'path': print(find_dataset(a.name, a.data_dir)); return 0
     if a.action == 'verify':
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter('always')
-            rep = verify_dataset(a.name, find_dataset(a.name, a.data_dir), strict=a.strict)
-        for x in w: print(f"warning: {x.message}", file=sys.stderr)
+        rep = verify_dataset(a.name, find_dataset(a.name, a.data_dir), strict=a.strict)   # (its warnings: one line each, by `main`)
         kinds = pd.Series(rep).value_counts().to_dict()
         print(f"{a.name}: {len(rep)} file(s) OK ({', '.join(f'{n} by {k}' for k, n in kinds.items())})"); return 0
     if a.action == 'download':
@@ -89,10 +86,7 @@ def _cmd_select(a):
     df, sc = dataset_from_args(a)
     if not sc.numeric_cols: raise MedFusionNetError(f"{sc.name}: no numeric features for stage 1")
     sel = UnivariateThresholdSelector(n_features=a.n_features, alpha=a.alpha, missing_indicators=a.missing_indicators)
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter('always')
-        sel.fit(df[sc.numeric_cols], df[sc.label_cols])
-    for x in w: print(f"warning: {x.message}", file=sys.stderr)
+    sel.fit(df[sc.numeric_cols], df[sc.label_cols])          # (its warnings: one line each, by `main`)
     write_csv_atomic(sel.table_, a.out, index=False)
     if a.plots:
         _mpl()
@@ -171,8 +165,8 @@ def _cmd_evaluate(a):
     overlap = int(df[sc.group_col].astype(str).isin(seen).sum())
     if overlap and not a.include_seen:
         keep = ~df[sc.group_col].astype(str).isin(seen)
-        print(f"warning: {overlap} row(s) belong to patients the model was trained or validated on: left out "
-              f"(--include-seen keeps them)", file=sys.stderr)
+        warnings.warn(f"{overlap} row(s) belong to patients the model was trained or validated on: left out "
+                      f"(--include-seen keeps them)")
         df = df[keep.to_numpy()].reset_index(drop=True)
     if len(df) == 0: raise MedFusionNetError(f"{sc.name}: no rows of unseen patients to evaluate")
     out = run/f'evaluate-{sc.name}'
