@@ -87,6 +87,10 @@ def forest_plot(results:dict, # {model: {label: metrics record with `metric`, `m
     return fig
 
 # %% ../nbs/09b_report.ipynb #bf704ac2
+def _count(v):
+    "A count as an int for the tables ('' when missing)."
+    return '' if v is None or (isinstance(v, float) and np.isnan(v)) else int(v)
+
 def _known_rows(recs:dict, labels:list) -> dict|None:
     "`{label: rows where it is known}` when some label has unknown rows (the records' `unknown`), else None."
     if not any((recs[l].get('unknown') or 0) > 0 for l in labels if l in recs): return None
@@ -94,15 +98,15 @@ def _known_rows(recs:dict, labels:list) -> dict|None:
 
 def _known_table(recs:dict, labels:list) -> pd.DataFrame:
     "Per label: the rows where it is known (and scored), the rows where it is unknown (left out), its known positives."
-    return pd.DataFrame({l: {'known rows': recs[l].get('n'), 'unknown rows': recs[l].get('unknown') or 0,
-                             'positives': recs[l].get('positives')} for l in labels if l in recs}).T
+    return pd.DataFrame({l: {'known rows': _count(recs[l].get('n')), 'unknown rows': _count(recs[l].get('unknown') or 0),
+                             'positives': _count(recs[l].get('positives'))} for l in labels if l in recs}).T
 
 def _rec_table(recs:dict, labels:list) -> pd.DataFrame:
     "Per label (and macro): positives (and known rows, when some labels are unknown), AUROC and AUPRC with CIs, sensitivity and specificity at the run's threshold."
     f = lambda v: '-' if v is None or (isinstance(v, float) and np.isnan(v)) else f'{v:.3f}'
     kn = _known_rows(recs, labels)
-    return pd.DataFrame({l: {**({'known rows': '' if l == 'macro' else kn[l]} if kn else {}),
-                             'positives': '' if l == 'macro' else recs[l].get('positives'), 'AUROC': ci_text(recs[l], 'auroc'),
+    return pd.DataFrame({l: {**({'known rows': '' if l == 'macro' else _count(kn[l])} if kn else {}),
+                             'positives': '' if l == 'macro' else _count(recs[l].get('positives')), 'AUROC': ci_text(recs[l], 'auroc'),
                              'AUPRC': ci_text(recs[l], 'auprc'), 'sensitivity': f(recs[l].get('sensitivity')),
                              'specificity': f(recs[l].get('specificity'))} for l in [*labels, 'macro'] if l in recs}).T
 
