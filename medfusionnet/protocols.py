@@ -24,8 +24,9 @@ from .evaluate import evaluate_predictions, choose_thresholds, format_ci, define
 from .risk import RiskStratifier, level_table, calibration_report
 
 # %% auto #0
-__all__ = ['ABLATIONS', 'TABULAR', 'tabular_baseline', 'MultiLabelTabular', 'permute_patient_labels', 'cv_model_names',
-           'check_model', 'check_cv_request', 'check_labels', 'needs_images', 'run_cv', 'cv_summary', 'cv_risk_summary']
+__all__ = ['ABLATIONS', 'TABULAR', 'TEXT', 'tabular_baseline', 'MultiLabelTabular', 'MultiLabelText', 'permute_patient_labels',
+           'cv_model_names', 'check_model', 'check_cv_request', 'check_labels', 'needs_images', 'run_cv', 'cv_summary',
+           'cv_risk_summary']
 
 # %% ../nbs/06_protocols.ipynb #3f0be616
 def tabular_baseline(name:str, seed:int=0):
@@ -102,6 +103,42 @@ class MultiLabelTabular:
         return np.column_stack([self.models_[l].predict_proba(Xt)[:, 1] if l in self.models_
                                 else np.full(len(X), self.constant_[l]) for l in self.labels_])
 
+# %% ../nbs/06_protocols.ipynb #7f1d0a02
+class MultiLabelText:
+    "TF-IDF (words and word pairs) of one text column, then a class-balanced logistic regression per label; fitted on training rows only."
+    def __init__(self, C:float=4., # inverse regularisation of the logistic regressions
+                 max_features:int=20000, # vocabulary size (most frequent terms)
+                 min_df:int=2, # a term must occur in this many training texts
+                ):
+        self.C, self.max_features, self.min_df = C, max_features, min_df
+
+    @staticmethod
+    def _texts(t) -> list: return ['' if pd.isna(v) else str(v) for v in t]
+
+    def fit(self, texts, # training texts (NaN = none)
+            Y:pd.DataFrame, # their 0/1 labels (NaN = unknown)
+           ):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        docs = self._texts(texts)
+        self.vec_ = TfidfVectorizer(ngram_range=(1, 2), min_df=min(self.min_df, max(1, len(docs) // 2)), sublinear_tf=True,
+                                    max_features=self.max_features).fit(docs)
+        Xt, self.labels_, self.models_, self.constant_ = self.vec_.transform(docs), list(Y.columns), {}, {}
+        for l in self.labels_:
+            y = Y[l].to_numpy(dtype=float, na_value=np.nan); kn = ~np.isnan(y)
+            if not defined_labels(y)[0]:        # unknown, never or always positive in these rows: a constant
+                self.constant_[l] = float(np.nanmean(y)) if kn.any() else 0.5
+                warnings.warn(f"label {l!r} has one class (or none known) in the training rows: its text predictions are "
+                              f"the constant {self.constant_[l]:.0f}", DataWarning)
+                continue
+            self.models_[l] = LogisticRegression(C=self.C, class_weight='balanced', max_iter=2000).fit(Xt[kn], y[kn].astype(int))
+        return self
+
+    def predict_proba(self, texts) -> np.ndarray:
+        "Probabilities, n x K."
+        Xt = self.vec_.transform(self._texts(texts))
+        return np.column_stack([self.models_[l].predict_proba(Xt)[:, 1] if l in self.models_
+                                else np.full(Xt.shape[0], self.constant_[l]) for l in self.labels_])
+
 # %% ../nbs/06_protocols.ipynb #5beffb23
 def permute_patient_labels(df:pd.DataFrame, schema:DatasetSchema, seed:int=0) -> pd.DataFrame:
     "A copy of `df` whose label vectors are shuffled between patients (the label-permutation control)."
@@ -117,17 +154,19 @@ ABLATIONS = {'medfusionnet': {}, 'mfn-concat': dict(fusion='concat'), 'mfn-nofpn
              'mfn-noqueries': dict(label_queries=False), 'mfn-image': dict(modalities=('image',)),
              'mfn-tabular': dict(modalities=('tabular',)), 'mfn-text': dict(modalities=('text',))}
 TABULAR = ('lr', 'gb', 'rf')
+TEXT = ('tfidf',)
 
 def _needs(name:str) -> set:
     "The modalities a `run_cv` model needs."
     if name.split('+')[0] in TABULAR: return {'tabular'}
     if name == 'densenet121': return {'image'}
+    if name in TEXT: return {'text'}
     if name == 'late': return {'image', 'tabular'}
     return set(ABLATIONS.get(name, {}).get('modalities', ()))
 
 def cv_model_names(schema:DatasetSchema|None=None) -> list:
     "Model names `run_cv` accepts (those that fit `schema`'s modalities when given)."
-    names = list(TABULAR) + [f'{t}+stage1{n}' for t in TABULAR for n in (5,)] + list(ABLATIONS) + ['densenet121', 'late']
+    names = list(TABULAR) + [f'{t}+stage1{n}' for t in TABULAR for n in (5,)] + list(TEXT) + list(ABLATIONS) + ['densenet121', 'late']
     return names if schema is None else [n for n in names if _needs(n) <= set(schema.modalities)]
 
 def check_model(name:str, # a model name `run_cv` accepts
@@ -142,7 +181,7 @@ def check_model(name:str, # a model name `run_cv` accepts
         if name != base and not schema.numeric_cols:
             raise MedFusionNetError(f"model {name!r}: stage 1 needs numeric features; {schema.name} has none")
         return
-    if name not in ABLATIONS and name not in ('densenet121', 'late'):
+    if name not in ABLATIONS and name not in ('densenet121', 'late', *TEXT):
         raise MedFusionNetError(f"unknown model {name!r}; choose from {', '.join(cv_model_names())}")
     if miss := _needs(name) - set(schema.modalities):
         raise MedFusionNetError(f"model {name!r} needs the {sorted(miss)} modality; {schema.name} has {schema.modalities}")
@@ -170,6 +209,12 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
             warnings.simplefilter('ignore', UserWarning)     # labels constant in a fold; scikit-learn's ConvergenceWarning
             m.fit(X.iloc[tr], Y.iloc[tr])
         out = m.predict_proba(X.iloc[va]), m.predict_proba(X.iloc[te])
+    elif model in TEXT:
+        m, t = MultiLabelText(), df[schema.text_col]
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', UserWarning)     # labels constant in a fold (their AUROC is undefined there)
+            m.fit(t.iloc[tr], df[schema.label_cols].iloc[tr])
+        out = m.predict_proba(t.iloc[va]), m.predict_proba(t.iloc[te])
     elif model == 'late':
         (iva, ite), (tva, tte) = [_fit_predict(m, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache) for m in ('densenet121', 'lr')]
         w = _late_weights(schema.labels(df.iloc[va]), iva, tva)
@@ -256,7 +301,7 @@ def _load_unit(fn:Path, te, cache:dict, m:str) -> tuple:
 # %% ../nbs/06_protocols.ipynb #fe397ea4
 def run_cv(df:pd.DataFrame, # the table
            schema:DatasetSchema, # its schema
-           models=('lr', 'gb', 'rf'), # names from `cv_model_names()`: baselines, 'medfusionnet', its ablations, 'densenet121', 'late'
+           models=('lr', 'gb', 'rf'), # names from `cv_model_names()`: tabular and text ('tfidf') baselines, 'medfusionnet', its ablations, 'densenet121', 'late'
            n_splits:int=5, # folds
            n_repeats:int=1, # repeats of the whole cross-validation, each with other folds
            seed:int=0, # seeds the folds, the inner splits and every model
