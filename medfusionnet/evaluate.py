@@ -6,7 +6,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/evaluate.html.md"""
 
 # %% ../nbs/02b_evaluate.ipynb #02cbe751
 from __future__ import annotations
-import warnings
+import sys, warnings
 import numpy as np, pandas as pd
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve, precision_recall_curve
@@ -121,13 +121,20 @@ def _boot_rows(Y, P, thr) -> np.ndarray:
     out[K + 1, :2] = _rank_auroc_ap(Y.ravel(), P.ravel()) if m is None else _rank_auroc_ap(Y[m], P[m])
     return out
 
+def _show_progress(progress:bool|None, work:int) -> bool:
+    "Whether to print a bootstrap's progress: as asked, or (None) when standard error is a terminal and the work is long."
+    if progress is not None: return bool(progress)
+    return work >= 2_000_000 and sys.stderr.isatty()
+
 def evaluate_predictions(Y, # true labels, n x K (0/1; NaN = unknown, left out of that label's metrics)
                          P, # predicted probabilities, n x K
                          labels:list, # label names
                          groups=None, # patient id per row (default: each row its own patient)
                          thresholds=None, # per-label thresholds chosen on validation data (default 0.5)
                          n_boot:int=1000, # bootstrap resamples of patients (0: no intervals)
-                         seed:int=0, ci:float=0.95) -> pd.DataFrame:
+                         seed:int=0, ci:float=0.95,
+                         progress:bool|None=None, # print how far the bootstrap is on standard error (None: when that is a terminal and the bootstrap is long)
+                        ) -> pd.DataFrame:
     "Per-label metrics on each label's known rows, plus `macro` and `micro` rows, each with bootstrap CIs (`<metric>_lo`, `<metric>_hi`)."
     Y, P = np.asarray(Y, float), np.asarray(P, float)
     partial = bool(np.isnan(Y).any())
@@ -158,10 +165,14 @@ def evaluate_predictions(Y, # true labels, n x K (0/1; NaN = unknown, left out o
         boots = []
         with warnings.catch_warnings():   # (0/0 in a resample's rates: its value is NaN and left out)
             warnings.simplefilter('ignore', RuntimeWarning)
-            for _ in range(n_boot):
+            show = _show_progress(progress, n_boot * len(Y))
+            for b in range(n_boot):
                 pick = rng.integers(0, len(members), len(members))
                 idx = np.concatenate([members[i] for i in pick])
                 boots.append(_boot_rows(Y[idx], P[idx], thr))
+                if show and ((b + 1) % max(1, n_boot // 20) == 0 or b + 1 == n_boot):
+                    print(f"\rbootstrap: {b + 1}/{n_boot} resamples of {len(members):,} patients", end='\n' if b + 1 == n_boot else '',
+                          file=sys.stderr, flush=True)
         B = np.stack(boots)               # n_boot x rows x metrics
         a = (1 - ci) / 2
         with warnings.catch_warnings():
