@@ -14,7 +14,8 @@ import numpy as np, pandas as pd
 # %% auto #0
 __all__ = ['MedFusionNetError', 'UnknownDatasetError', 'DatasetNotFoundError', 'ChecksumError', 'DownloadError', 'TrainingError',
            'DataWarning', 'project_root', 'atomic_path', 'write_json_atomic', 'write_csv_atomic', 'values_sha1',
-           'metrics_records', 'known', 'save_fig', 'WarningLog', 'current_warnings', 'versions', 'machine']
+           'metrics_records', 'known', 'known_rows', 'save_fig', 'WarningLog', 'current_warnings', 'versions',
+           'machine']
 
 # %% ../nbs/00_core.ipynb #9575c1e9
 class MedFusionNetError(Exception):
@@ -98,6 +99,13 @@ def known(y, # labels: 0/1, NaN = unknown (any shape; an int or bool array is al
     "Where the labels `y` are known (not NaN), as a boolean array of `y`'s shape."
     y = np.asarray(y)
     return ~np.isnan(y) if y.dtype.kind == 'f' else np.ones(y.shape, bool)
+
+def known_rows(y, # one label's values: 0/1, NaN = unknown
+               *arrays, # arrays of the same rows (predictions, patient ids; None passes through)
+              ) -> tuple:
+    "The label's known rows: its 0/1 values as ints, then each of `arrays` on the same rows."
+    y = np.asarray(y); m = known(y)
+    return (y[m].astype(np.int64), *[None if a is None else np.asarray(a)[m] for a in arrays])
 
 # %% ../nbs/00_core.ipynb #409717d6
 def save_fig(fig, # a matplotlib figure

@@ -10,7 +10,7 @@ import sys, warnings
 import numpy as np, pandas as pd
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve, precision_recall_curve
-from .core import MedFusionNetError, known
+from .core import MedFusionNetError, known, known_rows
 
 # %% auto #0
 __all__ = ['undefined_reason', 'defined_labels', 'choose_threshold', 'binary_metrics', 'evaluate_predictions',
@@ -44,7 +44,7 @@ def choose_threshold(y, # validation labels (0/1) of one label
     "A decision threshold for one label, chosen on its known validation rows (0.5 when the label is undefined there)."
     y, p = np.asarray(y), np.asarray(p, float)
     if undefined_reason(y): return 0.5
-    m = known(y); y, p = y[m].astype(int), p[m]
+    y, p = known_rows(y, p)
     if method == 'youden':
         fpr, tpr, thr = roc_curve(y, p, drop_intermediate=False)
         P, N = int(y.sum()), int(len(y) - y.sum())
@@ -64,8 +64,7 @@ def choose_threshold(y, # validation labels (0/1) of one label
 # %% ../nbs/02b_evaluate.ipynb #d1c9e626
 def binary_metrics(y, p, threshold:float) -> dict:
     "AUROC, AUPRC, prevalence and the operating-point metrics of one label on its known rows (`n`; NaN where undefined)."
-    y, p = np.asarray(y), np.asarray(p, float)
-    m = known(y); y, p = y[m].astype(int), p[m]
+    y, p = known_rows(y, np.asarray(p, float))
     why = undefined_reason(y)
     out = dict(n=len(y), positives=int(y.sum()), prevalence=float(y.mean()) if len(y) else np.nan,
                auroc=np.nan, auprc=np.nan, undefined=why or '')
@@ -216,10 +215,10 @@ def plot_roc_pr(Y, P, labels:list, ncols:int=4, title:str=''):
         if why:
             for a in (a1, a2): a.text(0.5, 0.5, f'{l}: undefined ({why})', ha='center', va='center', fontsize=8); a.set_axis_off()
             continue
-        mk = known(Y[:, k]); y, pk = Y[mk, k].astype(int), P[mk, k]      # the label's known rows
+        y, pk = known_rows(Y[:, k], P[:, k])                          # the label's known rows
         fpr, tpr, _ = roc_curve(y, pk); prec, rec, _ = precision_recall_curve(y, pk)
         a1.plot(fpr, tpr); a1.plot([0, 1], [0, 1], ls=':', c='grey')
-        a1.set(title=f'{l}\nAUROC {roc_auc_score(y, pk):.3f}' + (f' ({mk.sum()} known rows)' if not mk.all() else ''),
+        a1.set(title=f'{l}\nAUROC {roc_auc_score(y, pk):.3f}' + (f' ({len(y)} known rows)' if len(y) < len(Y) else ''),
                xlabel='1 - specificity', ylabel='sensitivity')
         a2.step(rec, prec, where='post'); a2.axhline(y.mean(), ls=':', c='grey')
         a2.set(title=f'AUPRC {average_precision_score(y, pk):.3f} (prevalence {y.mean():.2f})',

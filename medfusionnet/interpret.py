@@ -14,7 +14,7 @@ import matplotlib, matplotlib.pyplot as plt
 import seaborn as sns
 import shap
 from fastai.data.core import TfmdDL
-from .core import MedFusionNetError, atomic_path, save_fig, write_json_atomic
+from .core import MedFusionNetError, atomic_path, save_fig, write_json_atomic, known
 from .model import MODALITIES
 from .fusion_data import FusionDataset, image_batch_tfms
 
@@ -387,7 +387,7 @@ def label_cooccurrence(Y, # (n, K) 0/1 labels (NaN = unknown)
                        kind:str='conditional') -> np.ndarray:
     "(K, K) co-occurrence on the rows where both labels are known: 'conditional' P(j | i) (NaN where label i never occurs) or 'phi' (correlation of the 0/1 columns)."
     Y = np.asarray(Y, float)
-    kn = ~np.isnan(Y); Z = np.where(kn, Y, 0.)
+    kn = known(Y); Z = np.where(kn, Y, 0.)
     if kind == 'conditional':
         n = Z.T @ kn                                   # rows with i positive and j known
         with np.errstate(invalid='ignore', divide='ignore'): return np.where(n > 0, (Z.T @ Z) / n, np.nan)

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
-from .core import MedFusionNetError, DataWarning
+from .core import MedFusionNetError, DataWarning, known
 
 # %% auto #0
 __all__ = ['WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss', 'make_loss', 'loss_to_dict', 'loss_from_dict']
@@ -46,7 +46,7 @@ class WeightedBCELoss(_SigmoidLoss):
                    ):
         "Weights negatives/positives per label on the training labels, clipped; a label never positive gets 1, with a warning."
         Y = np.asarray(Y, dtype=float)
-        n = (~np.isnan(Y)).sum(0)                        # each label's known rows
+        n = known(Y).sum(0)                              # each label's known rows
         pos = np.nansum(Y, 0); w = np.clip((n - pos) / np.maximum(pos, 1), *clip)
         if (never := pos == 0).any():
             names = [labels[k] if labels else f'label {k}' for k in np.flatnonzero(never)]

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score, average_precision_score
 from fastai.torch_core import to_np
 from fastai.learner import Learner
 from fastai.metrics import AccumMetric, ActivationType
-from .core import known
+from .core import known_rows
 from .evaluate import defined_labels
 
 # %% auto #0
@@ -22,8 +22,8 @@ __all__ = ['macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC', 'per_label_
 def _macro(score, preds, targs) -> float:
     "Mean of `score(y, p)` over the labels with both classes among their known rows in `targs` (NaN = unknown); NaN when none has."
     p, y = to_np(preds).astype(float), to_np(targs)
-    ks, m = np.flatnonzero(defined_labels(y)), known(y)
-    return float(np.mean([score(y[m[:, k], k], p[m[:, k], k]) for k in ks])) if len(ks) else float('nan')
+    ks = np.flatnonzero(defined_labels(y))
+    return float(np.mean([score(*known_rows(y[:, k], p[:, k])) for k in ks])) if len(ks) else float('nan')
 
 def macro_auroc(preds, targs) -> float: return _macro(roc_auc_score, preds, targs)
 def macro_auprc(preds, targs) -> float: return _macro(average_precision_score, preds, targs)
@@ -43,9 +43,9 @@ def per_label_auroc(learn:Learner, ds_idx:int=1, dl=None) -> pd.DataFrame:
         preds, targs = learn.get_preds(ds_idx=ds_idx, dl=dl)
     p, y = to_np(preds).astype(float), to_np(targs)
     labels = getattr(getattr(learn.dls, 'prep', None), 'labels_', None) or [f'y{k}' for k in range(y.shape[1])]
-    rows, defined, m = [], defined_labels(y), known(y)
+    rows, defined = [], defined_labels(y)
     for k, l in enumerate(labels):
-        ok, yk, pk = defined[k], y[m[:, k], k], p[m[:, k], k]       # the label's known rows
+        (ok, (yk, pk)) = defined[k], known_rows(y[:, k], p[:, k])   # the label's known rows
         rows.append(dict(label=l, n=len(yk), positives=int(yk.sum()),
                          auroc=roc_auc_score(yk, pk) if ok else np.nan,
                          auprc=average_precision_score(yk, pk) if ok else np.nan))

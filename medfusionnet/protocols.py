@@ -53,7 +53,34 @@ def _as_categories(X:pd.DataFrame) -> pd.DataFrame:
     "Categorical columns as strings (a column may mix numbers and text), missing values as NaN."
     return X.apply(lambda s: s.map(lambda v: np.nan if pd.isna(v) else str(v))).astype(object)
 
-class MultiLabelTabular:
+class _PerLabel:
+    "One binary model per label, each fitted on the rows where its label is known; a constant where there is nothing to learn."
+    def _fit_labels(self, Xt, # the training rows' model matrix
+                    Y:pd.DataFrame, # their 0/1 labels (NaN = unknown)
+                    make, # () -> an unfitted scikit-learn classifier
+                   ):
+        self.labels_, self.models_, self.constant_ = list(Y.columns), {}, {}
+        for l in self.labels_:
+            y = Y[l].to_numpy(dtype=float, na_value=np.nan); kn = known(y)
+            if not kn.any():                # unknown in every training row of this fold: nothing to learn
+                self.constant_[l] = 0.5
+                warnings.warn(f"label {l!r} is unknown in every training row: its predictions are the constant 0.5", DataWarning)
+                continue
+            y = y[kn].astype(int)
+            if not defined_labels(y)[0]:   # never (or always) positive in this training fold: nothing to learn
+                self.constant_[l] = float(y.mean())
+                warnings.warn(f"label {l!r} is {'never' if y.max() == 0 else 'always'} positive in the training rows: "
+                              f"its predictions are the constant {y.mean():.0f}", DataWarning)
+                continue
+            self.models_[l] = make().fit(Xt if kn.all() else Xt[kn], y)   # (the same matrix when all are known)
+        return self
+
+    def _proba(self, Xt) -> np.ndarray:
+        "Probabilities n x K from the model matrix `Xt`."
+        return np.column_stack([self.models_[l].predict_proba(Xt)[:, 1] if l in self.models_
+                                else np.full(Xt.shape[0], self.constant_[l]) for l in self.labels_])
+
+class MultiLabelTabular(_PerLabel):
     "One tabular baseline per label (optionally after stage 1), fitted on training rows only; categorical columns one-hot encoded in-fold."
     def __init__(self, name:str, # 'lr', 'gb' or 'rf' (see `tabular_baseline`)
                  stage1:int|None=None, # stage 1 on the numeric columns first, keeping this many features per label
@@ -65,7 +92,6 @@ class MultiLabelTabular:
     def fit(self, X:pd.DataFrame, # training rows: numeric and categorical columns (NaN allowed anywhere)
             Y:pd.DataFrame, # their 0/1 labels (NaN = unknown: each label is fitted on its known rows)
            ):
-        self.labels_, self.models_, self.constant_ = list(Y.columns), {}, {}
         self.numeric_ = [c for c in X.columns if c not in self.categorical]
         self.sel_ = self.enc_ = None
         if self.stage1:
@@ -74,21 +100,7 @@ class MultiLabelTabular:
                 warnings.simplefilter('ignore', UserWarning)   # rare labels are reported below, per label
                 self.sel_ = UnivariateThresholdSelector(n_features=self.stage1).fit(X[self.numeric_].astype(float), Y)
         if self.categorical: self.enc_ = _categorical_encoder().fit(_as_categories(X[self.categorical]))
-        Xt = self._x(X)
-        for l in self.labels_:
-            y = Y[l].to_numpy(dtype=float, na_value=np.nan); kn = ~np.isnan(y)
-            if not kn.any():                # unknown in every training row of this fold: nothing to learn
-                self.constant_[l] = 0.5
-                warnings.warn(f"label {l!r} is unknown in every training row: its predictions are the constant 0.5", DataWarning)
-                continue
-            y = y[kn].astype(int)
-            if not defined_labels(y)[0]:   # never (or always) positive in this training fold: nothing to learn
-                self.constant_[l] = float(y.mean())
-                warnings.warn(f"label {l!r} is {'never' if y.max() == 0 else 'always'} positive in the training rows: "
-                              f"its predictions are the constant {y.mean():.0f}", DataWarning)
-                continue
-            self.models_[l] = clone(tabular_baseline(self.name, self.seed)).fit(Xt if kn.all() else Xt[kn], y)   # (the same matrix when all are known)
-        return self
+        return self._fit_labels(self._x(X), Y, lambda: clone(tabular_baseline(self.name, self.seed)))
 
     def _x(self, X) -> np.ndarray:
         "The model matrix: numeric columns (or stage 1's output), then the one-hot categorical columns."
@@ -99,12 +111,10 @@ class MultiLabelTabular:
 
     def predict_proba(self, X:pd.DataFrame) -> np.ndarray:
         "Probabilities, n x K."
-        Xt = self._x(X)
-        return np.column_stack([self.models_[l].predict_proba(Xt)[:, 1] if l in self.models_
-                                else np.full(len(X), self.constant_[l]) for l in self.labels_])
+        return self._proba(self._x(X))
 
 # %% ../nbs/06_protocols.ipynb #7f1d0a02
-class MultiLabelText:
+class MultiLabelText(_PerLabel):
     "TF-IDF (words and word pairs) of one text column, then a class-balanced logistic regression per label; fitted on training rows only."
     def __init__(self, C:float=4., # inverse regularisation of the logistic regressions
                  max_features:int=20000, # vocabulary size (most frequent terms)
@@ -122,22 +132,11 @@ class MultiLabelText:
         docs = self._texts(texts)
         self.vec_ = TfidfVectorizer(ngram_range=(1, 2), min_df=min(self.min_df, max(1, len(docs) // 2)), sublinear_tf=True,
                                     max_features=self.max_features).fit(docs)
-        Xt, self.labels_, self.models_, self.constant_ = self.vec_.transform(docs), list(Y.columns), {}, {}
-        for l in self.labels_:
-            y = Y[l].to_numpy(dtype=float, na_value=np.nan); kn = ~np.isnan(y)
-            if not defined_labels(y)[0]:        # unknown, never or always positive in these rows: a constant
-                self.constant_[l] = float(np.nanmean(y)) if kn.any() else 0.5
-                warnings.warn(f"label {l!r} has one class (or none known) in the training rows: its text predictions are "
-                              f"the constant {self.constant_[l]:.0f}", DataWarning)
-                continue
-            self.models_[l] = LogisticRegression(C=self.C, class_weight='balanced', max_iter=2000).fit(Xt[kn], y[kn].astype(int))
-        return self
+        return self._fit_labels(self.vec_.transform(docs), Y, lambda: LogisticRegression(C=self.C, class_weight='balanced', max_iter=2000))
 
     def predict_proba(self, texts) -> np.ndarray:
         "Probabilities, n x K."
-        Xt = self.vec_.transform(self._texts(texts))
-        return np.column_stack([self.models_[l].predict_proba(Xt)[:, 1] if l in self.models_
-                                else np.full(Xt.shape[0], self.constant_[l]) for l in self.labels_])
+        return self._proba(self.vec_.transform(self._texts(texts)))
 
 # %% ../nbs/06_protocols.ipynb #5beffb23
 def permute_patient_labels(df:pd.DataFrame, schema:DatasetSchema, seed:int=0) -> pd.DataFrame:

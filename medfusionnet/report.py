@@ -91,7 +91,7 @@ def _count(v):
     "A count as an int for the tables ('' when missing)."
     return '' if v is None or (isinstance(v, float) and np.isnan(v)) else int(v)
 
-def _known_rows(recs:dict, labels:list) -> dict|None:
+def _known_counts(recs:dict, labels:list) -> dict|None:
     "`{label: rows where it is known}` when some label has unknown rows (the records' `unknown`), else None."
     if not any((recs[l].get('unknown') or 0) > 0 for l in labels if l in recs): return None
     return {l: recs[l].get('n') for l in labels if l in recs}
@@ -104,7 +104,7 @@ def _known_table(recs:dict, labels:list) -> pd.DataFrame:
 def _rec_table(recs:dict, labels:list) -> pd.DataFrame:
     "Per label (and macro): positives (and known rows, when some labels are unknown), AUROC and AUPRC with CIs, sensitivity and specificity at the run's threshold."
     f = lambda v: '-' if v is None or (isinstance(v, float) and np.isnan(v)) else f'{v:.3f}'
-    kn = _known_rows(recs, labels)
+    kn = _known_counts(recs, labels)
     return pd.DataFrame({l: {**({'known rows': '' if l == 'macro' else _count(kn[l])} if kn else {}),
                              'positives': '' if l == 'macro' else _count(recs[l].get('positives')), 'AUROC': ci_text(recs[l], 'auroc'),
                              'AUPRC': ci_text(recs[l], 'auprc'), 'sensitivity': f(recs[l].get('sensitivity')),
@@ -129,7 +129,7 @@ def report_results(folder, # a `train` run folder or a `cv` results folder
                  f"Thresholds: {p.get('thresholds', '-')}; intervals: {p.get('ci', '-')}."]
         first = next(iter(m['pooled'].values()))
         known = ({'Unknown labels: each label is scored on the rows where it is known': _known_table(first, labels)}
-                 if _known_rows(first, labels) else {})
+                 if _known_counts(first, labels) else {})
         return dict(kind='cv', title=f"Cross-validation report: {m['dataset']}", lines=lines, labels=labels,
                     forest=m['pooled'], tables={'Pooled out-of-fold metrics (95% CI)': pooled_table(m['pooled'], labels), **known,
                                                 'AUROC per label, mean (SD) over the test folds': fm.reindex([*labels, 'macro', 'micro'])},

@@ -16,7 +16,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, roc_curve
 from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold
 from fastcore.basics import patch
-from .core import MedFusionNetError, write_json_atomic, DataWarning, known
+from .core import MedFusionNetError, write_json_atomic, DataWarning, known, known_rows
 from .evaluate import defined_labels
 
 # %% auto #0
@@ -69,11 +69,6 @@ def _check_targets(Y, n:int, labels:list, where:str='Y') -> np.ndarray:
     if (bad := ~((A == 0) | (A == 1) | np.isnan(A))).any():
         raise RiskError(f"{where}: labels must be 0/1 (or NaN, unknown); label(s) {[l for l, b in zip(labels, bad.any(0)) if b]} have other values")
     return A if np.isnan(A).any() else A.astype(np.int64)
-
-def _known_rows(Y, k:int, *arrays) -> tuple:
-    "Label `k`'s known rows: its 0/1 values (int), then each of `arrays` (n-long, or None) on the same rows."
-    m = known(Y[:, k])
-    return (Y[m, k].astype(np.int64), *[None if a is None else np.asarray(a)[m] for a in arrays])
 
 def _check(Y, P, labels) -> tuple:
     labels = _check_labels_list(labels)
@@ -271,7 +266,7 @@ def fit(self:RiskStratifier,
     if groups is not None and len(groups) != len(P): raise RiskError(f"groups: {len(groups)} values for {len(P)} rows")
     self.labels_, self.calibrators_, rows = labels, {}, []
     for k, l in enumerate(labels):
-        y, p, g = _known_rows(Y, k, P[:, k], groups)
+        y, p, g = known_rows(Y[:, k], P[:, k], groups)
         cal, row = _fit_label(self, y, p, g)
         self.calibrators_[l] = cal
         q = _apply_calibrator(cal, p)
@@ -447,7 +442,7 @@ def calibration_report(Y, # true labels, n x K (0/1): use held-out rows, not the
     P_cal = _check_probs(P_cal, labels, 'P_cal')
     if P_cal.shape != P_raw.shape: raise RiskError(f"P_cal: shape {P_cal.shape} differs from P_raw's {P_raw.shape}")
     def row(k):
-        y, pr, pc = _known_rows(Y, k, P_raw[:, k], P_cal[:, k])   # each label on its known rows
+        y, pr, pc = known_rows(Y[:, k], P_raw[:, k], P_cal[:, k])   # each label on its known rows
         return dict(n=len(y), positives=int(y.sum()), brier_before=_brier(y, pr), brier_after=_brier(y, pc),
                     ece_before=expected_calibration_error(y, pr, n_bins), ece_after=expected_calibration_error(y, pc, n_bins))
     rows = {l: row(k) for k, l in enumerate(labels)}
@@ -468,7 +463,7 @@ def plot_reliability(Y, P_raw, P_cal, labels, n_bins:int=10, ncols:int=4, title:
     for ax, k, l in zip(axs.flat, range(K), labels):
         top = 0.
         for P, name, c in ((P_raw, 'raw', 'C0'), (P_cal, 'calibrated', 'C1')):
-            y, p = _known_rows(Y, k, P[:, k])
+            y, p = known_rows(Y[:, k], P[:, k])
             if not defined_labels(y)[0]: continue
             frac, mean = calibration_curve(y, p, n_bins=n_bins, strategy='uniform')
             top = max(top, frac.max(), mean.max())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold, MultilabelStratifiedShuffleSplit
-from .core import MedFusionNetError, DataWarning
+from .core import MedFusionNetError, DataWarning, known
 from .data import DatasetSchema, load_cervical, load_chestxray14
 
 # %% auto #0
@@ -38,7 +38,7 @@ def patient_labels(df:pd.DataFrame, schema:DatasetSchema) -> tuple:
 
 def _strata(Y:np.ndarray) -> np.ndarray:
     "What the multilabel stratifiers balance: the known positives, and for labels with unknown cells, where they are unknown."
-    unk = np.isnan(Y) if Y.dtype.kind == 'f' else np.zeros(Y.shape, bool)
+    unk = ~known(Y)
     if not unk.any(): return Y
     return np.hstack([np.nan_to_num(Y, nan=0).astype(np.int64), unk[:, unk.any(0)].astype(np.int64)])
 
