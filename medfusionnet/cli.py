@@ -145,6 +145,7 @@ def _cmd_train(a):
     df, sc = dataset_from_args(a)
     cfg = {k: v for k, v in vars(a).items() if k not in ('func', 'command_line')} | {'command': getattr(a, 'command_line', None)}
     r = train_run(df, sc, a.out, settings_from_args(a), **options_of(a, train_run, skip=('out',)), config=cfg)
+    if r.metrics is None: return 0         # (a rank other than 0 of a run of several processes: rank 0 reports)
     m, cal, lt = r.headline_tables
     print(f"{'test' if r.headline == 'test' else 'validation'} patients: AUROC / AUPRC with 95% CIs"); print(format_ci(m).to_string())
     if cal is not None:

@@ -15,7 +15,8 @@ import numpy as np, pandas as pd
 __all__ = ['MedFusionNetError', 'UnknownDatasetError', 'DatasetNotFoundError', 'ChecksumError', 'DownloadError', 'TrainingError',
            'DataWarning', 'project_root', 'atomic_path', 'write_json_atomic', 'write_csv_atomic', 'values_sha1',
            'metrics_records', 'known', 'known_rows', 'save_fig', 'WarningLog', 'current_warnings', 'versions',
-           'machine']
+           'machine', 'wants_progress', 'ProgressLine', 'world_size', 'process_rank', 'process_group',
+           'rank_zero_first']
 
 # %% ../nbs/00_core.ipynb #9575c1e9
 class MedFusionNetError(Exception):
@@ -179,3 +180,54 @@ def machine() -> dict:
     import platform, torch
     return dict(platform=platform.platform(), cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
                 gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+
+# %% ../nbs/00_core.ipynb #8c1e5a02
+def wants_progress(progress:bool|None, # True / False: as asked; None: decide
+                   long:bool, # whether the work is long enough to report on
+                  ) -> bool:
+    "Whether to show progress: as asked, or (None) when the work is long and standard error is a terminal."
+    if progress is not None: return bool(progress)
+    return bool(long) and sys.stderr.isatty()
+
+class ProgressLine:
+    "Prints `step: k/n what` in place on standard error, about `times` times in all; does nothing when `show` is False."
+    def __init__(self, step:str, # what is running, e.g. 'predict'
+                 n:int, # units of work in all
+                 what:str='', # what a unit is, e.g. 'batches of 256 rows'
+                 show:bool=True, # print at all
+                 times:int=20, # lines (updates) in all
+                ):
+        self.step, self.n, self.what, self.show, self.every = step, n, what, show, max(1, n // times)
+    def __call__(self, k:int): # units done so far
+        if self.show and (k % self.every == 0 or k == self.n):
+            print(f"\r{self.step}: {k}/{self.n} {self.what}".rstrip(), end='\n' if k == self.n else '', file=sys.stderr, flush=True)
+
+# %% ../nbs/00_core.ipynb #8c1e5a05
+def world_size() -> int:
+    "How many processes the launcher started (`WORLD_SIZE`; 1 when not launched by one)."
+    return int(os.environ.get('WORLD_SIZE', 1))
+
+def process_rank() -> int:
+    "This process's rank among them (`RANK`; 0 when not launched by a launcher): rank 0 writes the results."
+    return int(os.environ.get('RANK', 0))
+
+def process_group():
+    "`torch.distributed`, with its process group set up for this launch (NCCL on CUDA, gloo on a CPU)."
+    import torch, torch.distributed as dist
+    if not dist.is_initialized():
+        cuda = torch.cuda.is_available()
+        if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+        dist.init_process_group('nccl' if cuda else 'gloo')
+    return dist
+
+@contextmanager
+def rank_zero_first():
+    "Run the block on rank 0 first and on the other processes after it (one process: just run it)."
+    if world_size() <= 1:
+        yield
+        return
+    dist = process_group()
+    rank = dist.get_rank()
+    if rank: dist.barrier()          # the others wait for rank 0 ...
+    yield
+    if not rank: dist.barrier()      # ... which lets them go once its block is done

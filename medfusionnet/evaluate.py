@@ -10,7 +10,7 @@ import sys, warnings
 import numpy as np, pandas as pd
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve, precision_recall_curve
-from .core import MedFusionNetError, known, known_rows
+from .core import MedFusionNetError, known, known_rows, wants_progress, ProgressLine
 
 # %% auto #0
 __all__ = ['undefined_reason', 'defined_labels', 'choose_threshold', 'binary_metrics', 'evaluate_predictions',
@@ -122,8 +122,7 @@ def _boot_rows(Y, P, thr) -> np.ndarray:
 
 def _show_progress(progress:bool|None, work:int) -> bool:
     "Whether to print a bootstrap's progress: as asked, or (None) when standard error is a terminal and the work is long."
-    if progress is not None: return bool(progress)
-    return work >= 2_000_000 and sys.stderr.isatty()
+    return wants_progress(progress, work >= 2_000_000)
 
 def evaluate_predictions(Y, # true labels, n x K (0/1; NaN = unknown, left out of that label's metrics)
                          P, # predicted probabilities, n x K
@@ -164,14 +163,12 @@ def evaluate_predictions(Y, # true labels, n x K (0/1; NaN = unknown, left out o
         boots = []
         with warnings.catch_warnings():   # (0/0 in a resample's rates: its value is NaN and left out)
             warnings.simplefilter('ignore', RuntimeWarning)
-            show = _show_progress(progress, n_boot * len(Y))
+            line = ProgressLine('bootstrap', n_boot, f'resamples of {len(members):,} patients', _show_progress(progress, n_boot * len(Y)))
             for b in range(n_boot):
                 pick = rng.integers(0, len(members), len(members))
                 idx = np.concatenate([members[i] for i in pick])
                 boots.append(_boot_rows(Y[idx], P[idx], thr))
-                if show and ((b + 1) % max(1, n_boot // 20) == 0 or b + 1 == n_boot):
-                    print(f"\rbootstrap: {b + 1}/{n_boot} resamples of {len(members):,} patients", end='\n' if b + 1 == n_boot else '',
-                          file=sys.stderr, flush=True)
+                line(b + 1)
         B = np.stack(boots)               # n_boot x rows x metrics
         a = (1 - ci) / 2
         with warnings.catch_warnings():

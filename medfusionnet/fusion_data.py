@@ -16,7 +16,7 @@ from fastai.torch_core import TensorImage, default_device
 from fastai.data.core import DataLoaders
 from fastai.data.transforms import DisplayedTransform, IntToFloatTensor, Normalize
 from fastai.vision.augment import aug_transforms
-from .core import MedFusionNetError, DataWarning
+from .core import MedFusionNetError, DataWarning, wants_progress, ProgressLine
 from .data import DatasetSchema
 from .images import ResizeCache, ImageError, plot_images
 from .select import UnivariateThresholdSelector
@@ -229,6 +229,7 @@ class FusionDataset(torch.utils.data.Dataset):
                  y=None, # n x K 0/1 labels, or None (prediction)
                  split_idx:int=1, # 0: training (augmented by the loader), 1: validation, test, prediction
                  preload:bool|None=None, # keep the images in memory (default: when they take under 1 GiB)
+                 progress:bool|None=None, # say how far the preload is on standard error (None: for 20,000 images or more, on a terminal)
                 ):
         self.files, self.split_idx = x['image_files'], split_idx
         self.num, self.cat, self.text = (None if x[k] is None else torch.as_tensor(x[k]) for k in ('num', 'cat', 'text'))
@@ -240,7 +241,10 @@ class FusionDataset(torch.utils.data.Dataset):
             a0 = _read_cached(f0) if f0 is not None else np.zeros((32, 32, 1), np.uint8)
             self.shape = (a0.shape[2], *a0.shape[:2])
             if preload is None: preload = len(self) * int(np.prod(self.shape)) < 2**30
-            if preload: self.images = torch.stack([self._load(i) for i in range(len(self))])
+            if preload:
+                line = ProgressLine('images into memory', len(self), show=wants_progress(progress, len(self) >= 20_000))
+                self.images = torch.empty((len(self), *self.shape), dtype=torch.uint8)
+                for i in range(len(self)): self.images[i] = self._load(i); line(i + 1)
 
     def __len__(self): return len(self.present)
     def _load(self, i) -> torch.Tensor:

@@ -15,8 +15,10 @@ import torch, torch.nn as nn
 from fastai.torch_core import set_seed, default_device, rank_distrib, num_distrib, get_model
 from fastai.data.core import DataLoaders, TfmdDL
 from fastai.learner import Learner, CancelEpochException
-import fastai.callback.schedule, fastai.callback.fp16   # (they add Learner.fit_one_cycle and Learner.to_fp16)
-from .core import MedFusionNetError, TrainingError, project_root, atomic_path, write_json_atomic, values_sha1, DataWarning
+import fastai.callback.schedule
+from fastai.callback.fp16 import MixedPrecision
+from .core import (MedFusionNetError, TrainingError, project_root, atomic_path, write_json_atomic, values_sha1, DataWarning,
+                               rank_zero_first, wants_progress, ProgressLine)
 from .data import DatasetSchema
 from .evaluate import defined_labels
 from .model import create_model, baseline_models
@@ -72,25 +74,37 @@ def fusion_model(name:str, # 'tiny', 'small', 'base' (MedFusionNet) or 'densenet
     return create_model(name, n_labels, **{**prep.model_kwargs(), **kwargs})
 
 # %% ../nbs/05e_learner.ipynb #59c8d3f9
+def _precision(precision:str, cuda:bool) -> str|None:
+    "The autocast dtype name for `precision` ('auto', 'fp32', 'bf16', 'fp16'), or None for full precision."
+    if precision not in ('auto', 'fp32', 'bf16', 'fp16'):
+        raise MedFusionNetError(f"precision must be 'auto', 'fp32', 'bf16' or 'fp16', not {precision!r}")
+    if precision == 'auto': return ('bf16' if torch.cuda.is_bf16_supported() else 'fp16') if cuda else None
+    if precision != 'fp32' and not cuda:
+        raise MedFusionNetError(f"precision {precision!r} needs a CUDA GPU (fastai's mixed precision autocasts on CUDA); "
+                                f"use 'fp32' or 'auto' on a CPU")
+    return None if precision == 'fp32' else precision
+
 def fusion_learner(dls:DataLoaders, model:nn.Module,
                    loss_func=None, # default: positive-weighted BCE from the training labels
                    metrics=None, # default: macro AUROC and macro AUPRC
                    path=None, # run folder; checkpoints go to `path/checkpoints`
                    cbs=None, # more callbacks
-                   fp16:bool|None=None, # mixed precision (default: on CUDA only)
+                   precision:str='auto', # 'auto' (bf16 autocast on a CUDA GPU that has it, else fp16; fp32 on a CPU), 'fp32', 'bf16' or 'fp16'
+                   compile:bool=False, # torch.compile the model in place
                    **kwargs, # passed to `Learner` (opt_func, wd, ...)
                   ) -> FusionLearner:
-    "A `FusionLearner` for multi-label fusion data: losses on logits, macro AUROC/AUPRC, NaN guard; mixed precision and channels-last on CUDA."
+    "A `FusionLearner` for multi-label fusion data: losses on logits, macro AUROC/AUPRC, NaN guard; on CUDA mixed precision and channels-last."
     if loss_func is None:
         loss_func = WeightedBCELoss.from_labels(dls.train.dataset.y.numpy(), getattr(getattr(dls, 'prep', None), 'labels_', None))
     if metrics is None: metrics = [MacroAUROC(), MacroAUPRC()]
+    dev = getattr(dls, '_device', None)
+    cuda = dev is not None and torch.device(dev).type == 'cuda'
+    amp = _precision(precision, cuda)
     learn = FusionLearner(dls, model, loss_func=loss_func, metrics=metrics, path=path or '.', model_dir='checkpoints',
                           cbs=[NonFiniteLossCheck(), *(cbs or [])], **kwargs)
-    dev = getattr(dls, '_device', None)
-    if dev is not None and torch.device(dev).type == 'cuda':
-        learn.model.to(memory_format=torch.channels_last)
-        if fp16 is not False: learn.to_fp16()
-    elif fp16: learn.to_fp16()
+    if cuda: learn.model.to(memory_format=torch.channels_last)
+    if amp: learn.add_cb(MixedPrecision(amp_mode=amp))
+    if compile: learn.model.compile()
     return learn
 
 # %% ../nbs/05e_learner.ipynb #0856ab2d
@@ -129,8 +143,9 @@ def default_run_dir(name:str) -> Path:
     "A new folder `runs/<name>-<time>-<pid>` in the project checkout (git-ignored), else in the working directory."
     return (project_root() or Path.cwd())/'runs'/f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
 
-_RESUME_KEYS = ('dataset', 'labels', 'model', 'modalities', *TrainSettings.record_names(), 'keep_best', 'model_kwargs',
-                'train_ids_sha1', 'valid_ids_sha1')   # a run continues only with all of these unchanged
+_RESUME_KEYS = ('dataset', 'labels', 'model', 'modalities', *(k for k in TrainSettings.record_names() if k not in ('compile', 'workers')),
+                'keep_best', 'model_kwargs', 'train_ids_sha1', 'valid_ids_sha1')   # a run continues only with all of these unchanged
+_RECORD_DEFAULTS = TrainSettings().record()   # (what a run saved before a setting existed had)
 
 def _history(learn:Learner, run_dir:Path) -> pd.DataFrame:
     "The training log: `history.csv` (rank 0), else the recorder's values of this fit."
@@ -176,15 +191,16 @@ def fit_fusion(df:pd.DataFrame, # the table
                             f"to continue it, or choose another run_dir")
     if resume and state:
         old = json.loads((run_dir/'config.json').read_text())
-        same = lambda k: json.dumps(old.get(k), default=str) == json.dumps(config.get(k), default=str)
+        same = lambda k: json.dumps(old.get(k, _RECORD_DEFAULTS.get(k)), default=str) == json.dumps(config.get(k), default=str)
         if diff := [k for k in _RESUME_KEYS if not same(k)]:
             raise TrainingError(f"cannot resume {run_dir}: setting(s) {diff} differ from the interrupted run's "
                                 f"({', '.join(f'{k}={old.get(k)!r}' for k in diff[:3])})")
     if num_distrib() > 1 and torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     set_seed(s.seed, reproducible=True)
-    prep = FusionPreprocessor(schema, modalities, s.stage1 or None, image_size=s.image_size, cache_folder=cache_folder,
-                              text_len=s.text_len).fit(df.iloc[train_idx])
-    dls = fusion_dls(prep, df, train_idx, valid_idx, bs=s.bs, augment=s.augment)
+    with rank_zero_first():      # (several processes: rank 0 fills the image cache, the others then read it)
+        prep = FusionPreprocessor(schema, modalities, s.stage1 or None, image_size=s.image_size, cache_folder=cache_folder,
+                                  text_len=s.text_len).fit(df.iloc[train_idx])
+        dls = fusion_dls(prep, df, train_idx, valid_idx, bs=s.bs, augment=s.augment, num_workers=s.workers)
     set_seed(s.seed, reproducible=True)
     net = fusion_model(model, len(schema.label_cols), prep, **model_kwargs)
     Yv = schema.labels(df.iloc[valid_idx])
@@ -194,7 +210,8 @@ def fit_fusion(df:pd.DataFrame, # the table
     ckpt = CheckpointCallback('auroc_macro' if defined else 'valid_loss', patience=s.patience, keep_best=keep_best)
     learn = fusion_learner(dls, net, make_loss(s.loss, schema.labels(df.iloc[train_idx]), schema.label_cols), path=run_dir,
                            cbs=[EpochSeed(s.seed), ckpt] + ([UnimodalLoss(s.unimodal_loss)] if s.unimodal_loss else [])
-                               + ([ModalityDropout(s.modality_dropout)] if s.modality_dropout else []))
+                               + ([ModalityDropout(s.modality_dropout)] if s.modality_dropout else []),
+                           precision=s.precision, compile=s.compile)
     if not rank_distrib():
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(config, run_dir/'config.json', indent=1, default=str)
@@ -220,6 +237,8 @@ def predict_fusion(result:FusionResult, df:pd.DataFrame,
                    rows=None, # row positions (`iloc`) to predict (default: all rows)
                    bs:int=256, # batch size
                    image_root=None, # folder of `df`'s images, when not the training data's
+                   workers:int|None=None, # loader processes (default: 0 on a CPU, up to 8 on CUDA)
+                   progress:bool|None=None, # print how far it is on standard error (None: for 20,000 rows or more, on a terminal)
                   ) -> np.ndarray:
     "Probabilities (n x K) for rows of `df`, which need not have label columns."
     prep, model = result.prep, result.learn.model
@@ -229,13 +248,16 @@ def predict_fusion(result:FusionResult, df:pd.DataFrame,
     if len(d) == 0: return np.zeros((0, len(prep.labels_)), np.float32)
     device = next(model.parameters()).device
     tfms = image_batch_tfms(prep.img_mean_, prep.img_std_, augment=False, device=device) if 'image' in prep.modalities else []
-    dl = TfmdDL(FusionDataset(prep.transform(d), None, split_idx=1), bs=bs, shuffle=False, drop_last=False,
-                after_batch=tfms, device=device, num_workers=0)
+    if workers is None: workers = min(8, os.cpu_count() or 1) if device.type == 'cuda' else 0
+    show = wants_progress(progress, len(d) >= 20_000)
+    dl = TfmdDL(FusionDataset(prep.transform(d), None, split_idx=1, progress=show), bs=bs, shuffle=False, drop_last=False,
+                after_batch=tfms, device=device, num_workers=workers, pin_memory=device.type == 'cuda')
     was, out = model.training, []
+    line = ProgressLine('predict', len(dl), f'batches of {bs} rows', show)
     model.eval()
     try:
         with torch.no_grad():
-            for b in dl: out.append(torch.sigmoid(model(*b[:5]).float()).cpu())
+            for b in dl: out.append(torch.sigmoid(model(*b[:5]).float()).cpu()); line(len(out))
     finally: model.train(was)
     return torch.cat(out).numpy()
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, asdict, field
 from typing import Any
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import (MedFusionNetError, write_json_atomic, write_csv_atomic, save_fig, metrics_records, versions, machine,
+from .core import (MedFusionNetError, rank_zero_first, process_rank, write_json_atomic, write_csv_atomic, save_fig, metrics_records, versions, machine,
                                current_warnings)
 from .data import DatasetSchema
 from .splits import patient_split
@@ -81,7 +81,7 @@ class RunFolder:
 @dataclass
 class RunResult:
     "What `train_run` returns: metrics.json's content and the objects behind it."
-    metrics: dict # the content of metrics.json
+    metrics: dict|None # the content of metrics.json (None on the other ranks of a run of several processes: rank 0 reports)
     result: Any # the trained model and its fitted preprocessor (a `FusionResult`)
     stratifier: RiskStratifier|None # calibration and risk cut-offs (None with risk=False)
     split: dict # row positions of the 'train', 'valid' and 'test' patients
@@ -154,11 +154,13 @@ def train_run(df:pd.DataFrame, # the table
         raise MedFusionNetError(f"{out} already holds a finished run (metrics.json): choose another --out")
     check_labels(df, sc)
     sp = patient_split(df, sc, valid=valid, test=test, seed=s.seed)
-    if 'image' in sc.modalities: check_images(df, sc, s.image_size)      # every image read once, before training
+    if 'image' in sc.modalities:                 # every image read once, before training
+        with rank_zero_first(): check_images(df, sc, s.image_size)    # (several processes: rank 0 fills the cache)
     if config is None: config = dict(dataset=sc.name, **asdict(s), valid=valid, test=test, n_boot=n_boot, risk=risk,
                                      sens_target=sens_target, spec_target=spec_target, min_positive_patients=min_positive_patients)
-    rf.write_start(config, {k: sorted(map(str, df.iloc[v][sc.group_col].unique())) for k, v in sp.items()}, sc)
+    if not process_rank(): rf.write_start(config, {k: sorted(map(str, df.iloc[v][sc.group_col].unique())) for k, v in sp.items()}, sc)
     res = fit_fusion(df, sc, sp['train'], sp['valid'], s, run_dir=rf.train_dir, resume=resume)
+    if process_rank(): return RunResult(None, res, None, sp, {}, rf)     # (several processes: rank 0 reports)
     save_fusion(res, rf.model_dir)
     va = sp['valid']; Yv = sc.labels(df)[va]
     Pv = predict_fusion(res, df, va)

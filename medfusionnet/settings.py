@@ -32,6 +32,9 @@ class TrainSettings:
     modality_dropout:float=0. # MedFusionNet: hide each modality of a training row with this chance (0: off)
     augment:bool=True # augment the training images (rotation, zoom, lighting)
     text_len:int=64 # word ids per text (longer texts are cut)
+    precision:Literal['auto', 'fp32', 'bf16', 'fp16']='auto' # auto: bf16 autocast on a CUDA GPU that has it (else fp16 with a gradient scaler), fp32 on a CPU
+    compile:bool=False # torch.compile the model (fused kernels; the first batches pay the compile time)
+    workers:int|None=None # data-loader processes (default: 0 on a CPU, up to 8 on CUDA)
     seed:int=0 # seeds the split, the model, the data order, augmentation and dropout
 
     _SAVED_AS = dict(stage1='stage1_features', patience='early_stopping')   # names in config.json (saved runs)

@@ -254,36 +254,62 @@ def test_show_batch_and_worker_processes(toy, uninterrupted):
     assert len(t) == 3 and t.columns[-1] == 'positive labels' and {'x1', 'site'} <= set(t.columns)
 
 
-@SLOW
-def test_ddp_torchrun_two_processes_on_cpu(tmp_path):
-    "torchrun --nproc_per_node 2 on the CPU (gloo): both ranks finish in step, rank 0 writes the model."
+# The command line under a launcher, as the scale-up page shows it (`torchrun ... -m medfusionnet.cli train ...`): this
+# wrapper is that entry point (`cli.main`) with two counters added, what each rank resized into the cache and the
+# weights each rank ended with.
+DDP_WRAPPER = textwrap.dedent('''
+    import json, os, sys, torch
+    from pathlib import Path
+    import medfusionnet.images as images, medfusionnet.learner as learner
+    built, seen = [], {}
+    _build_one = images.ResizeCache._build_one
+    def counted(self, src, dst): built.append(dst.name); return _build_one(self, src, dst)
+    images.ResizeCache._build_one = counted
+    _fit = learner.fit_fusion
+    def fit(*a, **k):
+        res = _fit(*a, **k)
+        with torch.no_grad(): seen['checksum'] = float(sum(p.double().sum() for p in res.model.parameters()))
+        seen.update(history=res.history.drop(columns='time', errors='ignore').to_dict('list'),
+                    world=torch.distributed.get_world_size(), backend=torch.distributed.get_backend())
+        return res
+    learner.fit_fusion = fit
+    from medfusionnet.cli import main
+    rc = main(sys.argv[1:])
+    Path(os.environ['MFN_RANKS'], f"rank{os.environ['RANK']}.json").write_text(json.dumps(dict(rc=rc, built=built, **seen)))
+    sys.exit(rc)
+''')
+
+
+def test_ddp_command_line_train_two_processes_on_cpu(tmp_path):
+    """`medfusionnet train` from a user's CSV under `torchrun --nproc_per_node 2` on the CPU (gloo), the whole path:
+    load and checks, stage 1, the image cache built by rank 0 alone and read by both, training in step (same weights,
+    metrics gathered from both ranks), and one run folder written by rank 0."""
     pytest.importorskip('accelerate')
-    make_toy(tmp_path/'data')
-    script = tmp_path/'train_ddp.py'
-    script.write_text(TOY + textwrap.dedent('''
-        import json, sys, torch
-        from pathlib import Path
-        from fastai.torch_core import rank_distrib, num_distrib
-        from medfusionnet.learner import fit_fusion
-        out = Path(sys.argv[1])
-        df, s, tr, va = make_toy(out/'data', write=False)          # (written by the test before the launch)
-        res = fit_fusion(df, s, tr, va, epochs=1, bs=16, image_size=32, run_dir=out/'run', cache_folder=out/'cache')
-        r = rank_distrib()
-        with torch.no_grad(): checksum = float(sum(p.double().sum() for p in res.model.parameters()))
-        (out/f'rank{r}.json').write_text(json.dumps(dict(
-            world=num_distrib(), backend=torch.distributed.get_backend(), checksum=checksum,
-            history=res.history.drop(columns='time', errors='ignore').to_dict('list'))))
-    '''))
-    p = subprocess.run([str(BIN/'torchrun'), '--standalone', '--nproc_per_node', '2', str(script), str(tmp_path)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    df, s, _, _ = make_toy(tmp_path/'data', n=96)
+    df.to_csv(tmp_path/'data'/'table.csv', index=False)
+    (tmp_path/'wrapper.py').write_text(DDP_WRAPPER)
+    (tmp_path/'ranks').mkdir()
+    args = ['train', '--dataset', tmp_path/'data'/'table.csv', '--labels', 'bright,high,effusion', '--numeric', 'x1,x2',
+            '--categorical', 'site', '--image-col', 'image', '--image-root', tmp_path/'data'/'img', '--text-col', 'note',
+            '--group-col', 'pid', '--epochs', '1', '--bs', '16', '--image-size', '32', '--n-boot', '20', '--out', tmp_path/'run']
+    env = dict(os.environ, MFN_RANKS=str(tmp_path/'ranks'), MEDFUSIONNET_CACHE=str(tmp_path/'cache'), OMP_NUM_THREADS='1')
+    t = time.time()
+    p = subprocess.run([str(BIN/'torchrun'), '--standalone', '--nproc_per_node', '2', str(tmp_path/'wrapper.py'), *map(str, args)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
-    r0, r1 = (json.loads((tmp_path/f'rank{r}.json').read_text()) for r in (0, 1))
-    assert (r0['world'], r0['backend'], r1['backend']) == (2, 'gloo', 'gloo')
+    r0, r1 = (json.loads((tmp_path/'ranks'/f'rank{r}.json').read_text()) for r in (0, 1))
+    assert (r0['rc'], r1['rc'], r0['world'], r0['backend'], r1['backend']) == (0, 0, 2, 'gloo', 'gloo')
+    entries = sorted(f.name for f in (tmp_path/'cache').rglob('*.png'))
+    assert len(entries) == len(df) and sorted(r0['built']) == entries    # rank 0 resized every image once ...
+    assert r1['built'] == []                                               # ... and rank 1 only read them
     assert r0['checksum'] == r1['checksum']                              # gradients were averaged: same weights
     assert r0['history']['auroc_macro'] == r1['history']['auroc_macro']  # metrics gathered from both ranks
-    assert (tmp_path/'run'/'model'/'model.pth').exists() and (tmp_path/'run'/'history.csv').exists()
+    m = json.loads((tmp_path/'run'/'metrics.json').read_text())           # rank 0's report, of the trained model
+    assert m['test']['rows'] > 0 and 0 <= m['metrics']['macro']['auroc'] <= 1
+    assert (tmp_path/'run'/'report.md').exists() and p.stdout.count('run folder:') == 1
     res = load_fusion(tmp_path/'run'/'model', device='cpu')
     with torch.no_grad(): assert float(sum(p.double().sum() for p in res.model.parameters())) == r0['checksum']
+    print(f"2-process command-line train: {time.time() - t:.0f} s")
 
 
 def test_broadcast_helper_without_cuda():
