@@ -39,6 +39,7 @@ from medfusionnet.model import create_model, dummy_inputs, count_params
 N_LABELS, N_TAB, IMG_CH = 14, 8, 1
 MODELS = ('tiny', 'small', 'base', 'densenet121')
 REF = 'densenet121'
+COMPILE_MODES = ('off', 'default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
 
 
 def build(name:str, bs:int, size:int, device, seed:int=0):
@@ -65,14 +66,16 @@ def autocast_ctx(precision:str, device):
 
 
 def measure(name:str, mode:str, size:int, precision:str, channels_last:bool, bs:int, device,
-            warmup:int, runs:int, iters:int) -> dict:
-    "images/s (median over runs) and peak memory of one model in one setting."
+            warmup:int, runs:int, iters:int, compile:str='off') -> dict:
+    "images/s (median over runs) and peak memory of one model in one setting (`compile`: 'off' or a torch.compile mode)."
     cuda = device.type == 'cuda'
     if cuda: torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(device)
+    if compile != 'off': torch._dynamo.reset()
     m, xb, y = build(name, bs, size, device)
     if channels_last:
         m = m.to(memory_format=torch.channels_last)
         xb = (xb[0].contiguous(memory_format=torch.channels_last), *xb[1:])
+    if compile != 'off': m.compile(mode=None if compile == 'default' else compile)
     if mode == 'train':
         m.train()
         opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
@@ -86,8 +89,10 @@ def measure(name:str, mode:str, size:int, precision:str, channels_last:bool, bs:
         m.eval()
         def step():
             with torch.inference_mode(), autocast_ctx(precision, device): return m(*xb)
-    out = None
-    for _ in range(warmup): out = step()
+    out, t0 = None, time.perf_counter()
+    for i in range(max(warmup, 1 if compile == 'off' else 2)):
+        out = step()
+        if i == 0: _sync(device); first_s = time.perf_counter() - t0     # (with compile: the compile time)
     if not torch.isfinite(out.float()).all(): raise RuntimeError(f'{name} {mode} {precision}: non-finite output')
     _sync(device)
     times = []
@@ -96,8 +101,8 @@ def measure(name:str, mode:str, size:int, precision:str, channels_last:bool, bs:
         for _ in range(iters): step()
         _sync(device); times.append(time.perf_counter() - t)
     ips = sorted(bs * iters / t for t in times)
-    res = dict(model=name, mode=mode, size=size, precision=precision, channels_last=channels_last, bs=bs,
-               params_M=round(count_params(m) / 1e6, 3), images_per_s=statistics.median(ips),
+    res = dict(model=name, mode=mode, size=size, precision=precision, channels_last=channels_last, bs=bs, compile=compile,
+               first_step_s=first_s, params_M=round(count_params(m) / 1e6, 3), images_per_s=statistics.median(ips),
                images_per_s_runs=ips, ms_per_batch=1000 * statistics.median(times) / iters,
                peak_mem_MiB=torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None)
     del m, xb, y, out
@@ -107,7 +112,7 @@ def measure(name:str, mode:str, size:int, precision:str, channels_last:bool, bs:
 
 def add_ratios(rows:list):
     "Per row: images/s over DenseNet-121's at the same setting, and over the same model's fp32 at the same size/format."
-    key = lambda r, **kw: tuple({**r, **kw}[k] for k in ('model', 'mode', 'size', 'precision', 'channels_last'))
+    key = lambda r, **kw: tuple({'compile': 'off', **r, **kw}[k] for k in ('model', 'mode', 'size', 'precision', 'channels_last', 'bs', 'compile'))
     ok = {key(r): r for r in rows if r.get('images_per_s')}
     for r in rows:
         if not r.get('images_per_s'): continue
@@ -117,32 +122,128 @@ def add_ratios(rows:list):
         r['mem_vs_densenet121'] = (r['peak_mem_MiB'] / ref['peak_mem_MiB'] if ref and r['peak_mem_MiB'] else None)
 
 
-def run_grid(a, device, save=None) -> list:
+def grid(a) -> list:
+    "Every setting to measure, in order: the eager ones first, then the compiled ones (each pays its compile time)."
+    specs = []
+    for compiled in (False, True):
+        for size in a.sizes:
+            for bs in (a.bs if size >= 128 else a.bs_small):
+                for precision in a.precisions:
+                    for cl in a.channels_last:
+                        for comp in ([c for c in a.compile if c != 'off'] if compiled else (['off'] if 'off' in a.compile else [])):
+                            for mode in ('train', 'infer'):
+                                if compiled and mode not in a.compile_for: continue
+                                specs += [dict(model=name, mode=mode, size=size, precision=precision, channels_last=cl, bs=bs,
+                                               compile=comp) for name in a.models]
+    return specs
+
+
+def largest_batch(name:str, size:int, precision:str, channels_last:bool, device, start:int=32, limit:int=2048,
+                  mem_frac:float=0.85) -> int:
+    "The largest power of two from `start` up to `limit` whose training step fits in `mem_frac` of the GPU's memory."
+    total = torch.cuda.get_device_properties(device).total_memory if device.type == 'cuda' else None
+    def fits(bs):
+        r = measure(name, 'train', size, precision, channels_last, bs, device, warmup=1, runs=1, iters=1)
+        return total is None or r['peak_mem_MiB'] * 2**20 < mem_frac * total
+    best, bs = None, start
+    while bs <= limit:
+        try: ok = fits(bs)
+        except torch.OutOfMemoryError: ok = False
+        if device.type == 'cuda': torch.cuda.empty_cache()
+        if not ok: break
+        best, bs = bs, bs * 2
+    if best is None: raise RuntimeError(f'{name}: a training step at {size} px does not fit even at batch size {start}')
+    return best
+
+
+def run_grid(a, device, save=None, rows=None) -> list:
     "Every model x setting; `save(rows)` after each (so a run killed midway keeps what it measured)."
-    rows, t0 = [], time.perf_counter()
-    for size in a.sizes:
-        bs = a.bs if size >= 128 else a.bs_small
-        for precision in a.precisions:
-            for cl in a.channels_last:
-                for mode in ('train', 'infer'):
-                    for name in a.models:
-                        spec = dict(model=name, mode=mode, size=size, precision=precision, channels_last=cl, bs=bs)
-                        if a.time_budget and time.perf_counter() - t0 > a.time_budget:
-                            rows.append({**spec, 'skipped': 'time budget'}); continue
-                        try:
-                            r = measure(name, mode, size, precision, cl, bs, device, a.warmup, a.runs, a.iters)
-                        except Exception as e:   # one failing setting (e.g. out of memory) does not end the run
-                            r = {**spec, 'error': f'{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ""}'}
-                            if device.type == 'cuda': torch.cuda.empty_cache()
-                        rows.append(r)
-                        print(fmt_row(r), flush=True)
-                        if save: save(rows)
+    rows, t0 = (rows if rows is not None else []), time.perf_counter()
+    for spec in grid(a):
+        if a.time_budget and time.perf_counter() - t0 > a.time_budget:
+            rows.append({**spec, 'skipped': 'time budget'}); continue
+        try:
+            r = measure(spec['model'], spec['mode'], spec['size'], spec['precision'], spec['channels_last'], spec['bs'],
+                        device, a.warmup, a.runs, a.iters, spec['compile'])
+        except Exception as e:   # one failing setting (e.g. out of memory) does not end the run
+            r = {**spec, 'error': f'{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ""}'}
+            if device.type == 'cuda': torch.cuda.empty_cache()
+        rows.append(r)
+        print(fmt_row(r), flush=True)
+        if save: save(rows)
     add_ratios(rows)
     return rows
 
 
+def loader_images(device, size:int, bs:int, workers:list, n:int=2048, batches:int=20, folder=None) -> list:
+    """Images/s of the training loader as `fit_fusion` builds it (`fusion_dls`: cached PNGs read by `workers` processes,
+    pinned memory and the augmentation on `device`), from a `size` px cache of `n` images, streamed (never preloaded)."""
+    import numpy as np, pandas as pd
+    from PIL import Image
+    from medfusionnet.data import DatasetSchema
+    from medfusionnet.fusion_data import FusionPreprocessor, fusion_dls
+    from medfusionnet.external import find_dataset
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(folder or tmp); (tmp/'img').mkdir(parents=True, exist_ok=True)
+        try: sources = sorted(find_dataset('nih-cxr14-fullres').glob('*.png'))    # real 1024 px X-rays, cycled
+        except Exception: sources = []
+        if not sources:                                                            # else noise at 1024 px
+            sources = [tmp/'src0.png']; Image.fromarray(rng.integers(0, 255, (1024, 1024), dtype=np.uint8)).save(sources[0])
+        for i in range(n): os.symlink(sources[i % len(sources)], tmp/'img'/f'{i}.png')
+        df = pd.DataFrame(dict(pid=np.arange(n), image=[f'{i}.png' for i in range(n)], y=rng.integers(0, 2, n)))
+        sc = DatasetSchema('loader', 'pid', 'pid', ['y'], [], [], image_col='image', image_root=tmp/'img')
+        t = time.perf_counter()
+        prep = FusionPreprocessor(sc, ('image',), image_size=size, cache_folder=tmp/'cache').fit(df)
+        build_s = time.perf_counter() - t
+        rows = []
+        for w in workers:
+            dls = fusion_dls(prep, df, np.arange(n), np.arange(8), bs=bs, device=device, num_workers=w, preload=False)
+            it = iter(dls.train)
+            next(it)                                                 # (workers start, first batch)
+            _sync(device); t = time.perf_counter(); k = 0
+            for b in it:
+                k += 1
+                if k >= batches: break
+            _sync(device)
+            rows.append(dict(kind='loader', size=size, bs=bs, workers=w, pin_memory=bool(dls.train.fake_l.pin_memory),
+                             batches=k, images_per_s=k * bs / (time.perf_counter() - t), n_images=n,
+                             cache_build_s=build_s, sources=[str(p.name) for p in sources]))
+            print(f"loader  {size:>4} px bs {bs:<4} workers {w:<2} {rows[-1]['images_per_s']:10.1f} img/s", flush=True)
+            del dls, it
+    return rows
+
+
+def recipe_summary(rows:list, loader:list) -> dict:
+    """The issue's targets, from this run's rows: bf16 / fp32 training speed of DenseNet-121 and `base` (their fastest
+    settings each), `base` / DenseNet-121 under the same (fastest) recipe, and the loader's best rate / the model's."""
+    ok = [r for r in rows if r.get('images_per_s') and r['mode'] == 'train']
+    best = lambda **kw: max((r for r in ok if all(r.get(k) == v for k, v in kw.items())), key=lambda r: r['images_per_s'], default=None)
+    out = {}
+    for m in ('densenet121', 'base'):
+        b, f = best(model=m, precision='bf16'), best(model=m, precision='fp32')
+        if b and f: out[f'{m} bf16 / fp32 training'] = dict(ratio=b['images_per_s'] / f['images_per_s'], target=1.5,
+                                                            bf16=b, fp32=f)
+    top = best(model='densenet121')
+    if top:
+        same = best(model='base', **{k: top[k] for k in ('size', 'precision', 'channels_last', 'bs', 'compile')})
+        if same: out['base / densenet121 training, same recipe'] = dict(ratio=same['images_per_s'] / top['images_per_s'],
+                                                                       target=0.9, recipe={k: top[k] for k in ('size', 'precision', 'channels_last', 'bs', 'compile')})
+    if loader and ok:
+        lb = max(loader, key=lambda r: r['images_per_s'])
+        fastest = max((r for r in ok if r['size'] == lb['size']), key=lambda r: r['images_per_s'], default=None)
+        if fastest: out['loader / fastest training'] = dict(ratio=lb['images_per_s'] / fastest['images_per_s'], target=1.0,
+                                                           loader_workers=lb['workers'], model=fastest['model'])
+    for v in out.values():
+        v['met'] = v['ratio'] >= v['target']
+        for k in ('bf16', 'fp32'):
+            if k in v: v[k] = {x: v[k][x] for x in ('model', 'size', 'precision', 'channels_last', 'bs', 'compile', 'images_per_s')}
+    return out
+
+
 def fmt_row(r) -> str:
-    head = f"{r['model']:<12} {r['mode']:<5} {r['size']:>4} {r['precision']:<4} {'CL' if r['channels_last'] else '--':<2} bs {r['bs']:<4}"
+    head = (f"{r['model']:<12} {r['mode']:<5} {r['size']:>4} {r['precision']:<4} {'CL' if r['channels_last'] else '--':<2} bs {r['bs']:<4} "
+            f"{r.get('compile', 'off'):<15}")
     if 'images_per_s' not in r: return f"{head} {r.get('error') or r.get('skipped')}"
     mem = f"{r['peak_mem_MiB']:8.0f} MiB" if r['peak_mem_MiB'] is not None else '       - MiB'
     return f"{head} {r['images_per_s']:10.1f} img/s {mem}"
@@ -151,17 +252,17 @@ def fmt_row(r) -> str:
 def table(rows:list) -> str:
     "Markdown table: one line per model x setting, training and inference side by side."
     by = {}
-    for r in rows: by.setdefault((r['size'], r['precision'], r['channels_last'], r['model']), {})[r['mode']] = r
+    for r in rows: by.setdefault((r['size'], r['bs'], r['precision'], r['channels_last'], r.get('compile', 'off'), r['model']), {})[r['mode']] = r
     f = lambda v, p=1: '-' if v is None else f'{v:.{p}f}'
-    lines = ['| size | precision | channels-last | model | train img/s | train vs DN121 | train vs fp32 | train peak MiB '
-             '| infer img/s | infer vs DN121 | infer vs fp32 | infer peak MiB |', '|' + '---|' * 12]
-    for (size, prec, cl, model), d in by.items():
+    lines = ['| size | bs | precision | channels-last | compile | model | train img/s | train vs DN121 | train vs fp32 | train peak MiB '
+             '| infer img/s | infer vs DN121 | infer vs fp32 | infer peak MiB |', '|' + '---|' * 14]
+    for (size, bs, prec, cl, comp, model), d in by.items():
         cells = []
         for mode in ('train', 'infer'):
             r = d.get(mode, {})
             if 'images_per_s' not in r: cells += [r.get('error', r.get('skipped', '-'))[:40], '-', '-', '-']; continue
             cells += [f(r['images_per_s']), f(r.get('vs_densenet121'), 2), f(r.get('vs_fp32'), 2), f(r['peak_mem_MiB'], 0)]
-        lines.append(f"| {size} | {prec} | {'on' if cl else 'off'} | {model} | " + ' | '.join(cells) + ' |')
+        lines.append(f"| {size} | {bs} | {prec} | {'on' if cl else 'off'} | {comp} | {model} | " + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
@@ -215,6 +316,7 @@ def learner_check(device, quick:bool, unimodal_loss:float=0., modality_dropout:f
                    unimodal_loss=unimodal_loss, modality_dropout=modality_dropout,
                    losses_finite=bool(np.isfinite(res.history[['train_loss', 'valid_loss']].to_numpy(float)).all()),
                    mixed_precision_callback=any(isinstance(c, MixedPrecision) for c in learn.cbs),
+                   mixed_precision_mode=next((c.amp_mode.value for c in learn.cbs if isinstance(c, MixedPrecision)), None),
                    weights_channels_last=all(c.is_contiguous(memory_format=torch.channels_last) for c in convs),
                    weights_contiguous_nchw=sum(c.is_contiguous() for c in convs), n_conv_weights=len(convs),
                    pin_memory=bool(dl.fake_l.pin_memory), num_workers=int(dl.fake_l.num_workers),
@@ -248,8 +350,16 @@ def parse_args(argv=None):
     p.add_argument('--sizes', default='224,64', help='image sides, comma-separated')
     p.add_argument('--precisions', help='comma-separated from fp32,bf16,fp16 (default: all three; --quick: fp32,bf16)')
     p.add_argument('--channels-last', default='off,on', help="'off', 'on' or both")
-    p.add_argument('--bs', type=int, default=64, help='batch size at sides >= 128')
-    p.add_argument('--bs-small', type=int, default=256, help='batch size at smaller sides')
+    p.add_argument('--bs', default='64', help="batch sizes at sides >= 128, comma-separated; 'auto': the largest power of two that fits")
+    p.add_argument('--bs-small', default='256', help='batch sizes at smaller sides, comma-separated')
+    p.add_argument('--compile', default='off', help="'off' and/or torch.compile modes (default, reduce-overhead, max-autotune), comma-separated")
+    p.add_argument('--compile-for', default='train', help="modes measured compiled: 'train', 'infer' or both")
+    p.add_argument('--loader', choices=['auto', 'on', 'off'], default='auto', help='measure the training loader (auto: on CUDA)')
+    p.add_argument('--loader-workers', default='0,4,8,16', help='loader processes to try, comma-separated (capped at the CPU count)')
+    p.add_argument('--loader-images', type=int, default=2048, help='cached images the loader reads')
+    p.add_argument('--recipe', action='store_true', help="the GPU-recipe run of issue 15: base and DenseNet-121 at 224 px, channels-last, "
+                   "fp32 and bf16, batch 256 and 64, eager and compiled (reduce-overhead), the loader, the fastai check; "
+                   "prints the targets met or missed")
     p.add_argument('--warmup', type=int, default=5); p.add_argument('--runs', type=int, default=5)
     p.add_argument('--iters', type=int, default=10, help='iterations per timed run')
     p.add_argument('--time-budget', type=float, default=0, help='seconds; settings not started by then are skipped (0: none)')
@@ -264,10 +374,20 @@ def parse_args(argv=None):
     a.precisions = (a.precisions or ('fp32,bf16' if a.quick else 'fp32,bf16,fp16')).split(',')
     if bad := [m for m in a.models if m not in MODELS]: p.error(f'--models: unknown {bad}; choose from {MODELS}')
     if bad := [q for q in a.precisions if q not in ('fp32', 'bf16', 'fp16')]: p.error(f'--precisions: unknown {bad}')
-    a.sizes = [int(s) for s in a.sizes.split(',')]
+    if a.recipe:
+        a.models, a.sizes, a.precisions, a.channels_last, a.bs = ['base', 'densenet121'], '224', ['fp32', 'bf16'], 'on', '256,64'
+        a.compile, a.loader, a.time_budget = 'off,reduce-overhead', 'on', a.time_budget or 480
+    a.sizes = [int(s) for s in str(a.sizes).split(',')]
     a.channels_last = [dict(off=False, on=True)[s] for s in a.channels_last.split(',')]
+    a.compile, a.compile_for = a.compile.split(','), a.compile_for.split(',')
+    if bad := [c for c in a.compile if c not in COMPILE_MODES]: p.error(f'--compile: unknown {bad}; choose from {COMPILE_MODES}')
+    a.bs_auto = a.bs == 'auto'
+    a.bs = [] if a.bs_auto else [int(b) for b in a.bs.split(',')]
+    a.bs_small = [int(b) for b in a.bs_small.split(',')]
+    a.loader_workers = sorted({min(int(w), os.cpu_count() or 1) for w in a.loader_workers.split(',')})
     if a.quick:
-        a.sizes, a.bs, a.bs_small, a.warmup, a.runs, a.iters = [32], 2, 2, 1, 2, 1
+        a.sizes, a.bs, a.bs_small, a.warmup, a.runs, a.iters = [32], [2], [2], 1, 2, 1
+        a.loader_images = 16
     return a
 
 
@@ -280,18 +400,32 @@ def main(argv=None) -> dict:
     env = environment(device)
     print(json.dumps(env), flush=True)
     result = dict(environment=env, settings=dict(models=a.models, sizes=a.sizes, precisions=a.precisions,
-                  channels_last=a.channels_last, bs=a.bs, bs_small=a.bs_small, warmup=a.warmup, runs=a.runs, iters=a.iters,
+                  channels_last=a.channels_last, bs=a.bs, bs_small=a.bs_small, compile=a.compile, compile_for=a.compile_for,
+                  recipe=a.recipe, warmup=a.warmup, runs=a.runs, iters=a.iters,
                   img_ch=IMG_CH, n_labels=N_LABELS, n_tab=N_TAB, quick=a.quick, reference=REF), rows=[])
     def save(rows=None):
         if rows is not None: add_ratios(rows); result['rows'] = rows
         if a.out:
             Path(a.out).parent.mkdir(parents=True, exist_ok=True)
             Path(a.out).write_text(json.dumps(result, indent=1, default=str))
+    loader_size = max(s_ for s_ in a.sizes)
+    if not a.learner_only and (a.loader == 'on' or (a.loader == 'auto' and device.type == 'cuda')):
+        lbs = (a.bs or [64])[0] if loader_size >= 128 else a.bs_small[0]
+        try: result['loader'] = loader_images(device, loader_size, lbs, a.loader_workers, n=a.loader_images, batches=2 if a.quick else 20)
+        except Exception as e: result['loader_error'] = f'{type(e).__name__}: {e}'
+        save()
     if not a.learner_only:
+        if a.bs_auto:
+            a.bs = sorted({largest_batch(m, s_, a.precisions[-1], a.channels_last[-1], device) for m in a.models for s_ in a.sizes if s_ >= 128})
+            result['settings']['bs_auto'] = a.bs
+            print(f'largest batch sizes that fit: {a.bs}', flush=True)
         t = time.perf_counter()
         result['rows'] = run_grid(a, device, save)
         result['grid_seconds'] = time.perf_counter() - t
         print('\n' + table(result['rows']), flush=True)
+        result['recipe'] = recipe_summary(result['rows'], result.get('loader', []))
+        for k, v in result['recipe'].items():
+            print(f"{k}: {v['ratio']:.2f} (target >= {v['target']}): {'met' if v['met'] else 'NOT met'}", flush=True)
     if a.learner == 'on' or a.learner_only or (a.learner == 'auto' and device.type == 'cuda'):
         try: result['learner_check'] = learner_check(device, a.quick, a.unimodal_loss, a.modality_dropout)
         except Exception as e: result['learner_check'] = dict(error=f'{type(e).__name__}: {e}', traceback=traceback.format_exc())

@@ -13,6 +13,14 @@ patients; whole patients, in a seeded random order), `train_val_list.txt` / `tes
   train: `fit_fusion` of `tiny`, one epoch cut after --batches batches (its set-up included; img/s of those batches)
   predict (the test list)  evaluate (per-label AUROC/AUPRC with 1,000 patient-bootstrap resamples)  risk (fit)
   explain (3 patients)
+  cv: `cv_run` of the logistic-regression baseline, 5 patient folds, risk levels, --cv-boot resamples of the pooled
+      out-of-fold predictions (what `medfusionnet cv --models lr` runs)
+  cache build 224 px: every row's stand-in resized to 224 px (the size of a full-scale run)
+  train 224 px: `fit_fusion` at 224 px, cut after --batches-224 batches: above 1 GiB of training images the dataset reads
+      them from the cache batch by batch (streamed), below it keeps them in memory
+  cache build from 1024 px: the 2 real full-resolution ChestX-ray14 PNGs (`nih-cxr14-fullres`) cycled under the first
+      rows' names and resized to 224 px, the decoding cost of the real download; only up to --fullres-rows rows (the
+      time at full size is projected from the measured rate)
 Printed per step: seconds, peak resident memory (MB, sampled every 10 ms; the process's, so it includes what earlier
 steps still hold), and the growth exponent between consecutive sizes (log t2/t1 over log N2/N1: 1 is linear).
 The table is stored in benchmarks/results/scale_<date>.json and shown on the scale-up page.
@@ -69,7 +77,8 @@ def make_folder(meta:pd.DataFrame, n:int, folder:Path, sample_images:list, seed:
     return dict(rows=len(rows), patients=int(rows['Patient ID'].nunique()), test_rows=int(is_test.sum()))
 
 
-def rehearse(folder:Path, work:Path, image_size:int, batches:int, bs:int, n_boot:int) -> dict:
+def rehearse(folder:Path, work:Path, image_size:int, batches:int, bs:int, n_boot:int, cv_boot:int=200, batches_224:int=5,
+             fullres:list=(), fullres_rows:int=20000) -> dict:
     "Every step on one folder: {step: (seconds, peak MB)} and the facts of the run."
     out, facts = {}, {}
     def step(name, f):
@@ -93,13 +102,15 @@ def rehearse(folder:Path, work:Path, image_size:int, batches:int, bs:int, n_boot
         from fastai.callback.core import Callback, CancelTrainException
         class StopAfter(Callback):
             "End the training part of the epoch after `n` batches; record their images/s."
-            def __init__(self, n): self.n = n
+            def __init__(self, n, tag=''): self.n, self.tag = n, tag
             def before_batch(self):
                 if self.training and self.iter == 1: self.t1 = time.perf_counter()   # (batch 0 warms up)
             def after_batch(self):
                 if self.training and self.iter + 1 >= self.n: raise CancelTrainException
             def after_train(self):                # (after the n-th batch, or the epoch's last when it has fewer)
-                if self.iter >= 1: facts['train_images_per_s'] = round(self.iter * bs / (time.perf_counter() - self.t1), 1)
+                if self.iter >= 1: facts[f'train{self.tag}_images_per_s'] = round(self.iter * bs / (time.perf_counter() - self.t1), 1)
+                ds = self.learn.dls.train.dataset
+                facts[f'train{self.tag}_streamed'] = ds.images is None and ds.files is not None
         va_fixed = va[:1024]                     # the same validation work at every size
         res = step('train', lambda: fit_fusion(df, sc, tr, va_fixed, model='tiny', image_size=image_size, epochs=1, bs=bs,
                                               cache_folder=cache, run_dir=work/'run', cbs=[StopAfter(batches)]))
@@ -110,8 +121,54 @@ def rehearse(folder:Path, work:Path, image_size:int, batches:int, bs:int, n_boot
         from medfusionnet.interpret import explain_patients
         ids = df[sc.id_col].iloc[te[:3]].tolist()
         step('explain', lambda: explain_patients(res, df, sc, ids, work/'explain', background=df.iloc[tr[:200]]))
+        from medfusionnet.run import cv_run
+        from medfusionnet.settings import TrainSettings
+        step('cv (lr, 5 folds)', lambda: cv_run(df, sc, work/'cv', ['lr'], TrainSettings(), folds=5, n_boot=cv_boot, progress=False))
+        del res, prep, P
+        big = work/'cache224'
+        step('cache build 224 px', lambda: ResizeCache(224, folder=big).build(paths, progress=False))
+        step('train 224 px', lambda: fit_fusion(df, sc, tr, va[:256], model='tiny', image_size=224, epochs=1, bs=bs,
+                                                cache_folder=big, run_dir=work/'run224', cbs=[StopAfter(batches_224, '_224')]))
+        shutil.rmtree(big, ignore_errors=True)
+        if fullres and len(df) <= fullres_rows:
+            (folder/'images1024').mkdir(exist_ok=True)
+            srcs = []
+            for i, name in enumerate(df[sc.id_col]):
+                (folder/'images1024'/name).symlink_to(fullres[i % len(fullres)]); srcs.append(folder/'images1024'/name)
+            r = step('cache build from 1024 px', lambda: ResizeCache(224, folder=work/'cache1024').build(srcs, progress=False))
+            facts['fullres_images_per_s'] = round(len(r) / out['cache build from 1024 px']['seconds'], 1)
+            shutil.rmtree(work/'cache1024', ignore_errors=True)
     facts.update(rows=len(df), train_rows=len(tr), test_rows=len(te), patients=int(df[sc.group_col].nunique()))
     return dict(steps=out, facts=facts)
+
+
+def scale_table(results:dict) -> pd.DataFrame:
+    "Seconds and peak MB per step and size, and the growth exponent between consecutive sizes ('-': step not run there)."
+    ns = sorted(int(n) for n in results)
+    get = lambda n, k: (results.get(n) or results[str(n)])['steps'].get(k)
+    steps = list(dict.fromkeys(k for n in ns for k in (results.get(n) or results[str(n)])['steps']))
+    t = pd.DataFrame({f'{n:,} rows': [f"{get(n, k)['seconds']:.2f} s, {get(n, k)['peak_mb']:.0f} MB" if get(n, k) else '-'
+                                      for k in steps] for n in ns}, index=steps)
+    for n1, n2 in zip(ns, ns[1:]):
+        t[f'exponent {n1:,} to {n2:,}'] = [round(np.log(max(get(n2, k)['seconds'], 1e-3) / max(get(n1, k)['seconds'], 1e-3)) / np.log(n2 / n1), 2)
+                                           if get(n1, k) and get(n2, k) else np.nan for k in steps]
+    return t
+
+
+def scale_facts(results:dict) -> list:
+    "Sentences from the facts of each size: training rates, streamed or in memory, the projected full-resolution cache build."
+    ns = sorted(int(n) for n in results)
+    f = lambda n: (results.get(n) or results[str(n)])['facts']
+    lines = ['training images/s at 64 px: ' + ', '.join(f"{n:,} rows {f(n).get('train_images_per_s')}" for n in ns)]
+    if any(f(n).get('train_224_images_per_s') for n in ns):
+        lines.append('training images/s at 224 px: ' + ', '.join(f"{n:,} rows {f(n).get('train_224_images_per_s')} "
+                     f"({'streamed from the cache' if f(n).get('train_224_streamed') else 'in memory'})" for n in ns))
+    rated = [n for n in ns if f(n).get('fullres_images_per_s')]
+    if rated:
+        r = f(rated[-1])['fullres_images_per_s']
+        lines.append(f"cache build from the 1024 px originals: {r} images/s at {rated[-1]:,} rows; "
+                     f"{ns[-1]:,} images would take {ns[-1] / r / 60:.0f} min on this machine")
+    return lines
 
 
 def main():
@@ -121,12 +178,17 @@ def main():
     ap.add_argument('--batches', type=int, default=20, help='training batches timed per size')
     ap.add_argument('--bs', type=int, default=64)
     ap.add_argument('--n-boot', type=int, default=1000)
+    ap.add_argument('--cv-boot', type=int, default=200, help="bootstrap resamples of the cv step's pooled predictions")
+    ap.add_argument('--batches-224', type=int, default=5, help='training batches timed at 224 px')
+    ap.add_argument('--fullres-rows', type=int, default=20000, help='largest size at which the cache is built from the 1024 px images')
     ap.add_argument('--work', default=str(ROOT/'runs'/'bench'/'scale'), help='folder for the generated data (git-ignored)')
     ap.add_argument('--save', default=str(ROOT/'benchmarks'/'results'/f"scale_{time.strftime('%Y-%m-%d')}.json"))
     a = ap.parse_args()
     import fastprogress.fastprogress as fpb; fpb.NO_BAR = True       # (fastai's epoch table only)
     meta = pd.read_csv(dataset_path('nih-cxr14-metadata')/'Data_Entry_2017_v2020.csv.gz')
     sample = sorted((dataset_path('nih-cxr14-sample')/'images').glob('*.png'))
+    try: fullres = sorted(dataset_path('nih-cxr14-fullres').glob('*.png'))
+    except Exception: fullres = []
     sizes = [int(s) for s in a.sizes.split(',')]
     results = {}
     for n in sizes:
@@ -136,22 +198,18 @@ def main():
         print(f"N = {made['rows']:,} rows, {made['patients']:,} patients ({made['test_rows']:,} in the test list); "
               f"folder written in {time.time() - t0:.1f} s", flush=True)
         for d in ('cache', 'run', 'explain'): shutil.rmtree(work/d, ignore_errors=True)
-        results[made['rows']] = rehearse(work/'data', work, a.image_size, a.batches, a.bs, a.n_boot)
+        results[made['rows']] = rehearse(work/'data', work, a.image_size, a.batches, a.bs, a.n_boot, a.cv_boot, a.batches_224,
+                                         fullres, a.fullres_rows)
+        print(f"  facts: {results[made['rows']]['facts']}", flush=True)
         shutil.rmtree(work, ignore_errors=True)        # (the cache and the links: up to ~0.5 GB at full size)
-    ns = sorted(results)
-    steps = list(results[ns[0]]['steps'])
-    table = pd.DataFrame({f'{n:,} rows': {s: f"{results[n]['steps'][s]['seconds']:.2f} s, {results[n]['steps'][s]['peak_mb']:.0f} MB"
-                                          for s in steps} for n in ns})
-    for n1, n2 in zip(ns, ns[1:]):
-        table[f'exponent {n1:,}->{n2:,}'] = [round(np.log(max(results[n2]['steps'][s]['seconds'], 1e-3) / max(results[n1]['steps'][s]['seconds'], 1e-3))
-                                                   / np.log(n2 / n1), 2) for s in steps]
-    pd.set_option('display.width', 220)
+    pd.set_option('display.width', 240)
     print(f"\nimage size {a.image_size} px, {a.batches} training batches of {a.bs}, {a.n_boot} bootstrap resamples; "
           f"peak RSS of the process, sampled")
-    print(table.to_string())
-    print('training images/s: ' + ', '.join(f"{n:,} rows {results[n]['facts'].get('train_images_per_s')}" for n in ns))
+    print(scale_table(results).to_string())
+    for line in scale_facts(results): print(line)
     Path(a.save).parent.mkdir(parents=True, exist_ok=True)
     Path(a.save).write_text(json.dumps(dict(image_size=a.image_size, batches=a.batches, bs=a.bs, n_boot=a.n_boot,
+                                            cv_boot=a.cv_boot, batches_224=a.batches_224, fullres_rows=a.fullres_rows,
                                             results={str(n): r for n, r in results.items()}, machine=machine(),
                                             versions=versions(), command=' '.join(sys.argv)), indent=1))
     print(f"saved {a.save}")

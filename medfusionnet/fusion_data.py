@@ -325,6 +325,7 @@ def fusion_dls(prep:FusionPreprocessor, # fitted on the training rows
                augment:bool=True, # augment training images
                device=None, # default: fastai's default device (CUDA when there is one)
                num_workers:int|None=None, # loader processes (default: 0 on CPU, up to 8 on CUDA)
+               preload:bool|None=None, # keep the images in memory (default: when they take under 1 GiB; else read from the cache batch by batch)
                **aug_kwargs, # passed to `image_batch_tfms` (max_rotate, max_zoom, max_lighting, flip)
               ) -> FusionDataLoaders:
     "fastai DataLoaders over the training and validation rows of `df`: shuffled, augmented training batches; pinned memory and workers on CUDA."
@@ -332,7 +333,7 @@ def fusion_dls(prep:FusionPreprocessor, # fitted on the training rows
     cuda = device.type == 'cuda'
     if num_workers is None: num_workers = min(8, os.cpu_count() or 1) if cuda else 0
     Y = prep.schema.labels(df)
-    dss = [FusionDataset(prep.transform(df.iloc[idx]), Y[np.asarray(idx)], split_idx=i) for i, idx in enumerate((train_idx, valid_idx))]
+    dss = [FusionDataset(prep.transform(df.iloc[idx]), Y[np.asarray(idx)], split_idx=i, preload=preload) for i, idx in enumerate((train_idx, valid_idx))]
     tfms = image_batch_tfms(prep.img_mean_, prep.img_std_, augment, device, **aug_kwargs) if 'image' in prep.modalities else []
     dls = FusionDataLoaders.from_dsets(*dss, bs=bs, device=device, after_batch=tfms, num_workers=num_workers,
                                        pin_memory=cuda, persistent_workers=num_workers > 0)
