@@ -29,13 +29,13 @@ from .callbacks import *
 from .settings import TrainSettings
 
 # %% auto #0
-__all__ = ['FusionLearner', 'fusion_model', 'fusion_learner', 'distributed_context', 'FusionResult', 'default_run_dir',
-           'fit_fusion', 'predict_fusion', 'save_fusion', 'load_fusion', 'TrainingError', 'FusionPreprocessor',
-           'FusionDataset', 'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls', 'WeightedBCELoss',
-           'FocalLoss', 'AsymmetricLoss', 'make_loss', 'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC',
-           'per_label_auroc', 'epoch_seed', 'EpochSeed', 'NonFiniteLossCheck', 'CheckpointCallback',
-           'read_checkpoint_state', 'HistoryLogger', 'UnimodalLoss', 'ModalityDropout', 'ImageOnly',
-           'densenet121_baseline', 'TrainSettings']
+__all__ = ['FusionLearner', 'fusion_model', 'fusion_learner', 'largest_batch_size', 'memory_batch_size', 'distributed_context',
+           'FusionResult', 'default_run_dir', 'fit_fusion', 'predict_fusion', 'save_fusion', 'load_fusion',
+           'TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms',
+           'FusionDataLoaders', 'fusion_dls', 'WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss', 'make_loss',
+           'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC', 'per_label_auroc', 'epoch_seed', 'EpochSeed',
+           'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state', 'HistoryLogger', 'UnimodalLoss',
+           'ModalityDropout', 'ImageOnly', 'densenet121_baseline', 'TrainSettings']
 
 # %% ../nbs/05e_learner.ipynb #b12f875c
 _all_ = ['TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls',
@@ -107,6 +107,45 @@ def fusion_learner(dls:DataLoaders, model:nn.Module,
     if compile: learn.model.compile()
     return learn
 
+# %% ../nbs/05e_learner.ipynb #5a7e21c2
+def largest_batch_size(fits, # fits(bs) -> bool: whether a step at batch size `bs` fits (out-of-memory errors count as no)
+                       start:int=16, # the first batch size tried
+                       limit:int=1024, # the largest tried
+                      ) -> int:
+    "The largest of start, 2 x start, 4 x start, ... up to `limit` for which `fits` holds (doubling until it fails)."
+    best, bs = None, start
+    while bs <= limit:
+        try: ok = fits(bs)
+        except torch.OutOfMemoryError: ok = False
+        finally:
+            if torch.cuda.is_available(): torch.cuda.empty_cache()
+        if not ok: break
+        best, bs = bs, bs * 2
+    if best is None: raise TrainingError(f"a training step does not fit in memory even at batch size {start}: lower the image size or use a smaller model")
+    return best
+
+def memory_batch_size(net:nn.Module, dls:DataLoaders,
+                      precision:str='auto', # the precision training will use
+                      mem_frac:float=0.8, # share of the GPU's memory a step may take (the rest: optimiser state, fragmentation)
+                      start:int=16, # the first batch size tried
+                     ) -> int:
+    "The largest power-of-two batch size whose training step on `dls`' training batches fits in `mem_frac` of the GPU's memory."
+    dev = torch.device(getattr(dls, '_device', None) or 'cpu')
+    if dev.type != 'cuda': raise MedFusionNetError("bs=0 (the largest batch that fits the GPU's memory) needs a CUDA GPU; give a batch size")
+    amp, total = _precision(precision, True), torch.cuda.get_device_properties(dev).total_memory
+    saved = copy.deepcopy(net.state_dict())
+    net.to(dev).train()
+    def fits(bs):
+        b = dls.train.new(bs=bs, shuffle=False, drop_last=False).one_batch()
+        torch.cuda.reset_peak_memory_stats(dev)
+        with torch.autocast('cuda', dtype=torch.bfloat16 if amp == 'bf16' else torch.float16, enabled=amp is not None):
+            out = net(*b[:5])
+        out.float().sum().backward()
+        net.zero_grad(set_to_none=True)
+        return torch.cuda.max_memory_allocated(dev) < mem_frac * total
+    try: return largest_batch_size(fits, start, limit=max(start, len(dls.train.dataset)))
+    finally: net.load_state_dict(saved); net.zero_grad(set_to_none=True)
+
 # %% ../nbs/05e_learner.ipynb #0856ab2d
 def _broadcast(self, t, rank):
     "`DistributedDL._broadcast` for any backend (fastai's puts the tensor on CUDA, which gloo on a CPU cannot use)."
@@ -171,6 +210,7 @@ def fit_fusion(df:pd.DataFrame, # the table
               ) -> FusionResult:
     "Fit the preprocessing on the training rows, build the model, train it one-cycle with a checkpoint every epoch; resumable."
     s, model_kwargs = TrainSettings.split(settings, **kwargs)
+    s.check()
     train_idx, valid_idx = np.asarray(train_idx), np.asarray(valid_idx)
     model, baseline = s.model, s.model in baseline_models
     if baseline and modalities is None: modalities = ('image',)
@@ -200,9 +240,12 @@ def fit_fusion(df:pd.DataFrame, # the table
     with rank_zero_first():      # (several processes: rank 0 fills the image cache, the others then read it)
         prep = FusionPreprocessor(schema, modalities, s.stage1 or None, image_size=s.image_size, cache_folder=cache_folder,
                                   text_len=s.text_len).fit(df.iloc[train_idx])
-        dls = fusion_dls(prep, df, train_idx, valid_idx, bs=s.bs, augment=s.augment, num_workers=s.workers)
+        dls = fusion_dls(prep, df, train_idx, valid_idx, bs=s.bs or 16, augment=s.augment, num_workers=s.workers)
     set_seed(s.seed, reproducible=True)
     net = fusion_model(model, len(schema.label_cols), prep, **model_kwargs)
+    if s.bs == 0:               # as large as the GPU's memory allows
+        config['bs_used'] = memory_batch_size(net, dls, s.precision)
+        dls = fusion_dls(prep, df, train_idx, valid_idx, bs=config['bs_used'], augment=s.augment, num_workers=s.workers)
     Yv = schema.labels(df.iloc[valid_idx])
     defined = bool(defined_labels(Yv).any())
     if not defined: warnings.warn("no label has both positives and negatives in the validation rows: macro AUROC is "

@@ -149,6 +149,7 @@ def train_run(df:pd.DataFrame, # the table
     from medfusionnet.fusion_data import check_images
     s, extra = TrainSettings.split(settings, **kwargs)
     if extra: raise MedFusionNetError(f"train_run: unknown setting(s) {sorted(extra)}")
+    s.check()
     rf = RunFolder(out); out = rf.path
     if rf.is_finished() and not resume:
         raise MedFusionNetError(f"{out} already holds a finished run (metrics.json): choose another --out")
@@ -205,7 +206,7 @@ def cv_run(df:pd.DataFrame, # the table
            progress:bool=True, # print each fold's macro AUROC as it finishes
           ) -> dict:
     "`medfusionnet cv` as a function: cross-validate `models` under identical folds and write the results folder; rerun, it resumes."
-    s = settings or TrainSettings()
+    s = (settings or TrainSettings()).check()
     out = Path(out)
     t0 = time.time()
     cv = run_cv(df, sc, models=models, n_splits=folds, n_repeats=repeats, seed=s.seed, permute_labels=permute_labels,

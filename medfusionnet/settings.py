@@ -23,7 +23,7 @@ class TrainSettings:
     image_size:int=64 # side of the square training images, in pixels
     epochs:int=10 # one-cycle epochs
     lr:float=3e-3 # one-cycle peak learning rate
-    bs:int=64 # batch size (per process in distributed runs)
+    bs:int=64 # batch size (per process in distributed runs; 0: the largest power of two that fits the GPU's memory)
     loss:Literal['bce', 'focal', 'asl']='bce' # bce = positive-weighted binary cross-entropy; focal; asl = asymmetric
     stage1:int=5 # stage-1 features kept per label (0: all numeric features, no rules)
     fusion:Literal['attention', 'concat']='attention' # MedFusionNet fusion: transformer over all tokens, or pool each modality + concat (ablation)
@@ -62,3 +62,15 @@ class TrainSettings:
 
     @classmethod
     def record_names(cls) -> tuple: return tuple(cls().record())
+
+    def check(self, cuda:bool|None=None): # whether a CUDA GPU is there (default: ask torch)
+        "One clear error, before any work, for settings this machine cannot run."
+        from medfusionnet.core import MedFusionNetError
+        if cuda is None:
+            import torch; cuda = torch.cuda.is_available()
+        if self.bs < 0: raise MedFusionNetError(f"--bs {self.bs}: the batch size must be positive (or 0: the largest that fits the GPU)")
+        if self.bs == 0 and not cuda: raise MedFusionNetError("--bs 0 (the largest batch that fits the GPU's memory) needs a CUDA GPU; give a batch size")
+        if self.precision in ('bf16', 'fp16') and not cuda:
+            raise MedFusionNetError(f"--precision {self.precision} needs a CUDA GPU; use 'auto' or 'fp32' on a CPU")
+        if self.workers is not None and self.workers < 0: raise MedFusionNetError(f"--workers {self.workers}: must be 0 or more")
+        return self

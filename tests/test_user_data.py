@@ -51,6 +51,8 @@ def test_every_cv_model_takes_string_categories_and_blanks(tmp_path):
     ('train', [], dict(high=np.nan), "label(s) ['high'] are unknown (blank) in every row"),
     ('train', ['--test', '1.5'], {}, '--test 1.5: the fraction of patients held out must be in [0, 1)'),
     ('train', ['--valid', '0.5', '--test', '0.5'], {}, 'leave no patient to train on'),
+    ('train', ['--precision', 'bf16'], {}, '--precision bf16 needs a CUDA GPU'),
+    ('cv', ['--models', 'medfusionnet', '--precision', 'fp16'], {}, '--precision fp16 needs a CUDA GPU'),
 ])
 def test_bad_requests_stop_in_seconds_with_one_line(tmp_path, cmd, extra, change, expect):
     fn, args = own_csv(tmp_path, **change)
