@@ -226,8 +226,12 @@ def _tab_tensors(prep, X:np.ndarray, device=None) -> tuple:
 class _Cached(nn.Module):
     "Stands in for an encoder: returns its output for one row (computed once), repeated to the batch size."
     def __init__(self, out:tuple): super().__init__(); self.out = out
-    def forward(self, x):
-        return tuple(o.expand(x.shape[0], *o.shape[1:]) if isinstance(o, torch.Tensor) else o for o in self.out)
+    def forward(self, x): return _expand(self.out, x.shape[0])
+
+def _expand(o, b:int):
+    "Tensors in `o` (nested in tuples and lists) repeated to batch size `b`."
+    if isinstance(o, torch.Tensor): return o.expand(b, *o.shape[1:])
+    return type(o)(_expand(v, b) for v in o) if isinstance(o, (list, tuple)) else o
 
 def _row_fixed(model:nn.Module, row:tuple) -> nn.Module:
     "A shallow copy of `model` (shared weights) whose image and text encoders return `row`'s tokens (a one-row input)."
@@ -236,7 +240,8 @@ def _row_fixed(model:nn.Module, row:tuple) -> nn.Module:
     with torch.no_grad():
         if _given(image) and model.image_encoder is not None:
             keep = present[:, 0].view(-1, 1, 1, 1).to(image.dtype)
-            m._modules['image_encoder'] = _Cached((model.image_encoder(image * keep)[0], [], []))
+            t, stages, _ = model.image_encoder(image * keep)
+            m._modules['image_encoder'] = _Cached((t, stages[-1:], []))      # (the last stage feeds the image's own head)
         if _given(text) and model.text_encoder is not None:
             m._modules['text_encoder'] = _Cached(model.text_encoder(text * present[:, 2:3].to(text.dtype)))
     return m
@@ -462,6 +467,7 @@ def explain_patients(res, # a `FusionResult` (model, prep, labels)
     L = _levels(stratifier, P)
     rules = list(fired_rules(df.iloc[pos])) if fired_rules is not None else None
     ms = modality_shapley(model, inputs)
+    gates = model.fusion_weights(labels) if getattr(model, 'fusion', None) == 'gated' else None   # (learned: the same for every patient)
     sh = None
     if _tab_columns(prep) != ([], []):
         bg = df.drop(index=df.index[pos]) if background is None else background
@@ -488,6 +494,7 @@ def explain_patients(res, # a `FusionResult` (model, prep, labels)
                  modality_shapley={labels[k]: {p: float(ms['values'][r, j, k]) for j, p in enumerate(ms['players'])} for k in range(len(labels))},
                  figures=figs)
         if rules is not None: d['fired_rules'] = [str(x) for x in rules[r]]
+        if gates is not None: d['fusion_weights'] = {l: {c: float(v) for c, v in row.items()} for l, row in gates.iterrows()}
         if sh is not None:
             d['shap_base_value'] = {labels[k]: float(sh.base_values[r, k]) for k in range(len(labels))}
             d['top_features'] = {labels[k]: [dict(feature=sh.feature_names[j], value=None if np.isnan(sh.data[r, j]) else float(sh.data[r, j]),
@@ -514,5 +521,9 @@ def _patient_md(d:dict) -> str:
             lines.append(f"- **{x['label']}**: " + ', '.join(f"{f['feature']}={show(f)} ({f['shap']:+.3f})" for f in fs))
     top = d['labels'][0]['label']
     lines += ['', f"Modality Shapley values for {top} (logit): " + ', '.join(f'{m} {v:+.3f}' for m, v in d['modality_shapley'][top].items())]
+    if 'fusion_weights' in d:
+        w = d['fusion_weights'][top]
+        lines += ['', f"Gated fusion's learned weights for {top} (the same for every patient): "
+                  + ', '.join(f"{k[7:]} head {v:.2f}" for k, v in w.items() if k.startswith('weight_')) + f"; attention-route gate {w['gate']:+.3f}"]
     if d['figures']: lines += ['', '## Figures', ''] + [f'![{k}]({v})' for k, v in d['figures'].items()]
     return '\n'.join(lines) + '\n'

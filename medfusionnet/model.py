@@ -161,7 +161,7 @@ class MedFusionNet(nn.Module):
                  learned_pos:bool=False,              # learned instead of sine-cosine 2-D positions
                  d:int=128,                           # token width
                  n_heads:int=4,                       # attention heads everywhere
-                 fusion:str='attention',              # 'attention' (transformer over all tokens) or 'concat'
+                 fusion:str='attention',              # 'attention' (transformer over all tokens), 'gated' (per-modality heads + gated attention residual) or 'concat'
                  n_fusion_layers:int=2,               # fusion transformer blocks
                  label_queries:bool|None=None,        # label-query decoder (default: with attention fusion)
                  n_dec_layers:int=1,                  # label-query decoder blocks
@@ -176,8 +176,8 @@ class MedFusionNet(nn.Module):
         modalities = tuple(modalities)
         if not modalities or set(modalities) - set(MODALITIES):
             raise ModelConfigError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
-        if fusion not in ('attention', 'concat'): raise ModelConfigError(f"fusion must be 'attention' or 'concat', got {fusion!r}")
-        if label_queries is None: label_queries = fusion == 'attention'
+        if fusion not in ('attention', 'gated', 'concat'): raise ModelConfigError(f"fusion must be 'attention', 'gated' or 'concat', got {fusion!r}")
+        if label_queries is None: label_queries = fusion != 'concat'
         if label_queries and fusion == 'concat':
             raise ModelConfigError("label_queries need attention fusion (tokens to attend to); use fusion='attention'")
         if img_ch not in (1, 3): raise ModelConfigError(f"img_ch must be 1 or 3, got {img_ch}")
@@ -200,7 +200,7 @@ class MedFusionNet(nn.Module):
         if 'text' in modalities:
             self.text_encoder = text_encoder or TextEncoder(vocab_size, d, text_layers, n_heads, text_len, mlp_ratio, drop)
 
-        if fusion == 'attention':
+        if fusion != 'concat':
             self.cls = nn.Parameter(torch.zeros(1, 1, d))                 # never masked: no row is left with nothing
             self.modality_embed = nn.Embedding(len(MODALITIES) + 1, d)   # 0 = [CLS], then image, tabular, text
             self.fusion_blocks = nn.ModuleList(EncoderBlock(d, n_heads, mlp_ratio, drop, attn_drop) for _ in range(n_fusion_layers))
@@ -213,15 +213,18 @@ class MedFusionNet(nn.Module):
             self.decoder = LabelQueryDecoder(n_labels, d, n_dec_layers, n_heads, mlp_ratio, drop, attn_drop)
             self.head = PerLabelLinear(n_labels, d)
         else:
-            self.pool_norm = nn.LayerNorm(d) if fusion == 'attention' else nn.Identity()
+            self.pool_norm = nn.LayerNorm(d) if fusion != 'concat' else nn.Identity()
             self.head = nn.Linear(d, n_labels)
         self.unimodal_heads = None
-        if unimodal_heads:   # image: global average pool of the last stage (as DenseNet's own head); tabular/text: token mean
+        if unimodal_heads or fusion == 'gated':   # image: global average pool of the last stage (as DenseNet's own head); tabular/text: token mean
             c5 = self.image_encoder.trunk.feature_info[-1]['num_chs'] if 'image' in modalities else 0
             self.unimodal_heads = nn.ModuleDict({m: nn.Linear(c5, n_labels) if m == 'image' else
                                                  nn.Sequential(nn.LayerNorm(d), nn.Linear(d, n_labels)) for m in modalities})
+        if fusion == 'gated':   # per label: softmax weights over the present modalities' heads, and the residual's gate (0 at the start)
+            self.route_logits = nn.Parameter(torch.zeros(len(modalities), n_labels))
+            self.gate = nn.Parameter(torch.zeros(n_labels))
         self._init_transformer_weights(skip=('image_encoder.trunk',) + (('text_encoder',) if text_encoder is not None else ()))
-        self._record, self.last_attn, self.last_features, self.last_layout, self.last_unimodal = False, {}, {}, {}, {}
+        self._record, self.last_attn, self.last_features, self.last_layout, self.last_unimodal, self.last_routes = False, {}, {}, {}, {}, {}
 
     def _init_transformer_weights(self, skip:tuple):
         "Truncated-normal init of our linear layers (not of the trunk, nor of a text encoder passed in)."
@@ -230,7 +233,7 @@ class MedFusionNet(nn.Module):
             if isinstance(m, nn.Linear):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 if m.bias is not None: nn.init.zeros_(m.bias)
-        if self.fusion == 'attention':
+        if self.fusion != 'concat':
             nn.init.trunc_normal_(self.cls, std=0.02); nn.init.trunc_normal_(self.modality_embed.weight, std=0.02)
 
     @property
@@ -241,10 +244,10 @@ class MedFusionNet(nn.Module):
         self._record = on
         for m in self.modules():
             if isinstance(m, MultiHeadAttention): m.record, m.weights = on, None
-        if not on: self.last_attn, self.last_features, self.last_layout = {}, {}, {}
+        if not on: self.last_attn, self.last_features, self.last_layout, self.last_routes = {}, {}, {}, {}
 
     def __getstate__(self):   # recorded tensors hang on the autograd graph: not pickled or deep-copied
-        return {**super().__getstate__(), 'last_attn': {}, 'last_features': {}, 'last_layout': {}, 'last_unimodal': {}}
+        return {**super().__getstate__(), 'last_attn': {}, 'last_features': {}, 'last_layout': {}, 'last_unimodal': {}, 'last_routes': {}}
 
     @property
     def image_token_coords(self) -> torch.Tensor:
@@ -304,12 +307,12 @@ def forward_features(self:MedFusionNet, image=None, tab_num=None, tab_cat=None, 
     B, present, build, given = self._check_inputs(image, tab_num, tab_cat, text, present)
     image, tab_num, tab_cat, text = given.values()
     toks, masks, layout, mod_idx, n = [], [], {}, [], 0
-    uni, self.last_unimodal = (self.unimodal_heads if self.training else None), {}   # (only training uses them)
+    uni, self.last_unimodal = (self.unimodal_heads if self.training or self.fusion == 'gated' else None), {}   # (gated: always; else only training uses them)
     def add(name, t, mask, i):
         nonlocal n
         toks.append(t); masks.append(mask); layout[name] = slice(n, n + t.shape[1]); n += t.shape[1]
         mod_idx.append(torch.full((t.shape[1],), i, dtype=torch.long, device=t.device))
-    if self.fusion == 'attention':
+    if self.fusion != 'concat':
         add('cls', self.cls.expand(B, -1, -1), torch.zeros(B, 1, dtype=torch.bool, device=present.device), 0)
     if build[0]:
         keep = present[:, 0]
@@ -345,19 +348,43 @@ def forward_features(self:MedFusionNet, image=None, tab_num=None, tab_cat=None, 
 def forward_head(self:MedFusionNet, x:torch.Tensor, key_padding_mask:torch.Tensor|None=None) -> torch.Tensor:
     "Logits (B, K) from `forward_features`' output."
     if self.label_queries: return self.head(self.decoder(x, key_padding_mask))
-    if self.fusion == 'attention': x = self.pool_norm(_masked_mean(x, ~key_padding_mask))
+    if self.fusion != 'concat': x = self.pool_norm(_masked_mean(x, ~key_padding_mask))
     return self.head(x)
 
 @patch
 def forward(self:MedFusionNet, image=None, tab_num=None, tab_cat=None, text=None, present=None) -> torch.Tensor:
     "Logits (B, K). Inputs: image (B, C, H, W), tab_num (B, n_num), tab_cat (B, n_cat), text (B, L), present (B, 3) bool."
     out = self.forward_head(*self.forward_features(image, tab_num, tab_cat, text, present))
+    if self.fusion == 'gated': out = self._gated(out)
     if self._record:
         w = lambda blocks, attr: [getattr(b, attr).weights for b in blocks]
         self.last_attn = dict(fusion=w(getattr(self, 'fusion_blocks', []), 'attn'),
                               label_self=w(self.decoder.blocks, 'self_attn') if self.label_queries else [],
                               label_cross=w(self.decoder.blocks, 'cross_attn') if self.label_queries else [],
                               text=w(getattr(self.text_encoder, 'blocks', []), 'attn') if 'text' in self.last_layout else [])
+    return out
+
+# %% ../nbs/04_model.ipynb #9a7c0e02
+@patch
+def _gated(self:MedFusionNet, residual:torch.Tensor) -> torch.Tensor:
+    "Gated fusion's logits: the present modalities' heads weighted per label (softmax), plus the gate times `residual`."
+    routes = [(self.modalities.index(m), logits, keep) for m, (logits, keep) in self.last_unimodal.items()]
+    idx = torch.tensor([i for i, _, _ in routes], device=residual.device)
+    U = torch.stack([l.float() for _, l, _ in routes], 1)                       # (B, M, K) head logits
+    keep = torch.stack([k for _, _, k in routes], 1)[..., None]                  # (B, M, 1) present
+    w = torch.where(keep, self.route_logits[idx].float()[None], torch.full((), -1e4, device=U.device))
+    a = torch.softmax(w, 1) * keep                                               # (a row with nothing present: all 0)
+    if self._record: self.last_routes = dict(weights=a, logits=U, residual=residual)
+    return (a * U).sum(1) + self.gate.float() * residual.float()
+
+@patch
+def fusion_weights(self:MedFusionNet, labels=None, # label names (default: 0..K-1)
+                  ) -> pd.DataFrame:
+    "Gated fusion's learned weights per label: each modality head's share when every modality is present, and the gate of the attention route."
+    if self.fusion != 'gated': raise ModelConfigError(f"fusion_weights: only fusion='gated' has weights and gates (this model: {self.fusion!r})")
+    a = torch.softmax(self.route_logits.detach().float(), 0).cpu().numpy()
+    out = pd.DataFrame(a.T, columns=[f'weight_{m}' for m in self.modalities], index=pd.Index(labels if labels is not None else range(self.n_labels), name='label'))
+    out['gate'] = self.gate.detach().float().cpu().numpy()
     return out
 
 # %% ../nbs/04_model.ipynb #cbf1c9cd

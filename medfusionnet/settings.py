@@ -26,7 +26,7 @@ class TrainSettings:
     bs:int=64 # batch size (per process in distributed runs; 0: the largest power of two that fits the GPU's memory)
     loss:Literal['bce', 'focal', 'asl']='bce' # bce = positive-weighted binary cross-entropy; focal; asl = asymmetric
     stage1:int=5 # stage-1 features kept per label (0: all numeric features, no rules)
-    fusion:Literal['attention', 'concat']='attention' # MedFusionNet fusion: transformer over all tokens, or pool each modality + concat (ablation)
+    fusion:Literal['attention', 'gated', 'concat']='attention' # MedFusionNet fusion: transformer over all tokens; gated = a head per modality + the transformer as a gated residual; or pool each modality + concat (ablation)
     patience:int|None=None # early stopping patience in epochs on the validation macro AUROC (default: off)
     unimodal_loss:float=0. # MedFusionNet: add this weight x the loss of a head per modality (deep supervision; 0: off)
     modality_dropout:float=0. # MedFusionNet: hide each modality of a training row with this chance (0: off)
