@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cross-validation runs behind the results page (issue "training and honest evaluation").
 # Each run's metrics.json, folds.csv (and late_weights.csv) are copied to benchmarks/results/cv/<name>/ (aggregate
-# metrics only: no per-patient rows). Runs go to runs/bench/ (git-ignored). On 2 CPU cores: about 45 minutes in all.
+# metrics only: no per-patient rows). Runs go to runs/bench/ (git-ignored). On 2 CPU cores: about 70 minutes in all.
 #   bash benchmarks/run_cv_benchmarks.sh [name ...]     # default: every run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +14,14 @@ declare -A RUNS=(
   [cxr-sample]="--dataset nih-cxr14-sample --models medfusionnet,densenet121,late,lr,gb,mfn-image,mfn-tabular,mfn-concat,mfn-nofpn,mfn-noqueries --folds 5 --epochs 10"
   [cxr-sample-unimodal]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,lr --folds 5 --epochs 10 --unimodal-loss 1 --modality-dropout 0.25"
   [cxr-sample-permuted]="--dataset nih-cxr14-sample --models medfusionnet,lr --folds 5 --epochs 10 --permute-labels"
+  [cxr-sample-gated]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,mfn-tabular,lr --folds 5 --epochs 10 --fusion gated"
+  [cxr-sample-gated-unimodal]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,lr --folds 5 --epochs 10 --fusion gated --unimodal-loss 1 --modality-dropout 0.25"
+  [cxr-sample-gated-permuted]="--dataset nih-cxr14-sample --models medfusionnet,lr --folds 5 --epochs 10 --fusion gated --permute-labels"
+  [cervical-gated]="--dataset cervical --models medfusionnet,lr,rf --folds 5 --repeats 3 --epochs 20 --fusion gated"
+  [iu-gated]="--dataset iu-xray-reports --models medfusionnet,mfn-text,tfidf --folds 5 --epochs 10 --fusion gated"
 )
-ORDER=(cervical-default cervical-concat-all cervical-permuted cervical-permuted-default cxr-sample cxr-sample-unimodal cxr-sample-permuted)
+ORDER=(cervical-default cervical-concat-all cervical-permuted cervical-permuted-default cxr-sample cxr-sample-unimodal cxr-sample-permuted
+       cxr-sample-gated cxr-sample-gated-unimodal cxr-sample-gated-permuted cervical-gated iu-gated)
 names=("${@:-${ORDER[@]}}")
 for n in "${names[@]}"; do
   [[ -n "${RUNS[$n]:-}" ]] || { echo "unknown run $n (choose from ${ORDER[*]})" >&2; exit 2; }
@@ -25,5 +31,5 @@ for n in "${names[@]}"; do
   tail -1 "runs/bench/$n.log"
   mkdir -p benchmarks/results/cv/$n
   cp "$out/metrics.json" "$out/folds.csv" benchmarks/results/cv/$n/
-  [[ -f "$out/late_weights.csv" ]] && cp "$out/late_weights.csv" benchmarks/results/cv/$n/ || true
+  for extra in late_weights fusion_weights; do [[ -f "$out/$extra.csv" ]] && cp "$out/$extra.csv" benchmarks/results/cv/$n/ || true; done
 done

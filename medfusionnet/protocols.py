@@ -233,6 +233,7 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
             extra.setdefault('run_dir', d)
             res = fit_fusion(df, schema, tr, va, s, **extra)
             out = predict_fusion(res, df, va), predict_fusion(res, df, te)
+            if getattr(res.model, 'fusion', None) == 'gated': cache[f'gates:{model}'] = res.model.fusion_weights(schema.label_cols)
     cache[model] = out
     return out
 
@@ -279,10 +280,11 @@ def _claim_checkpoints(folder:Path, fingerprint:dict):
                                     f"{', '.join(diff)}): choose another --out, or delete {folder} to start again")
     else: write_json_atomic(fp, fn)
 
-def _save_unit(fn:Path, Pva, Pte, te, seconds:float, late_weights=None):
-    "One finished (repeat, fold, model): validation and test predictions, the test rows, the seconds it took."
+def _save_unit(fn:Path, Pva, Pte, te, seconds:float, late_weights=None, gates:pd.DataFrame|None=None):
+    "One finished (repeat, fold, model): validation and test predictions, the test rows, the seconds it took (and late weights or gates)."
     arrays = dict(Pva=Pva, Pte=Pte, te=np.asarray(te), seconds=np.float64(seconds))
     if late_weights is not None: arrays['late_weights'] = np.asarray(late_weights)
+    if gates is not None: arrays.update(gates=gates.to_numpy(float), gate_cols=np.array(list(gates.columns)), gate_labels=np.array(list(map(str, gates.index))))
     with atomic_path(fn) as tmp, open(tmp, 'wb') as f: np.savez(f, **arrays)
 
 def _load_unit(fn:Path, te, cache:dict, m:str) -> tuple:
@@ -291,10 +293,12 @@ def _load_unit(fn:Path, te, cache:dict, m:str) -> tuple:
         with np.load(fn, allow_pickle=False) as z:
             Pva, Pte, rows, secs = z['Pva'], z['Pte'], z['te'], float(z['seconds'])
             lw = z['late_weights'] if 'late_weights' in z.files else None
+            gw = pd.DataFrame(z['gates'], columns=list(z['gate_cols']), index=pd.Index(list(z['gate_labels']), name='label')) if 'gates' in z.files else None
     except Exception as e: raise MedFusionNetError(f"{fn}: unreadable checkpoint ({e}); delete it to refit that fold") from None
     if not np.array_equal(rows, te): raise MedFusionNetError(f"{fn}: saved for other test rows; delete it to refit that fold")
     cache[m] = (Pva, Pte)
     if lw is not None: cache['late_weights'] = lw
+    if gw is not None: cache[f'gates:{m}'] = gw
     return Pva, Pte, secs
 
 # %% ../nbs/06_protocols.ipynb #fe397ea4
@@ -333,7 +337,7 @@ def run_cv(df:pd.DataFrame, # the table
     oof = {m: np.zeros((n_repeats, len(df), K)) for m in models}
     cal = {m: np.zeros((n_repeats, len(df), K)) for m in models} if risk else None
     lev = {m: np.full((n_repeats, len(df), K), 'undefined', dtype=object) for m in models} if risk else None
-    fold_rows, times, late_w, resumed = [], {m: 0. for m in models}, [], 0
+    fold_rows, times, late_w, gates, resumed = [], {m: 0. for m in models}, [], [], 0
     groups = df[schema.group_col].to_numpy()
     Yall = schema.labels(df)
     for r, f, tr, te in multilabel_group_kfold(df, schema, n_splits=n_splits, n_repeats=n_repeats, seed=seed):
@@ -349,7 +353,7 @@ def run_cv(df:pd.DataFrame, # the table
                 t0 = time.time()
                 Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache)
                 secs = time.time() - t0
-                if fn is not None: _save_unit(fn, Pva, Pte, te, secs, cache.get('late_weights') if m == 'late' else None)
+                if fn is not None: _save_unit(fn, Pva, Pte, te, secs, cache.get('late_weights') if m == 'late' else None, cache.get(f'gates:{m}'))
             times[m] += secs
             thr = choose_thresholds(Yall[iva], Pva, labels)
             oof[m][r, te] = Pte
@@ -366,6 +370,7 @@ def run_cv(df:pd.DataFrame, # the table
             res = res.assign(model=m, repeat=r, fold=f).rename_axis('label').reset_index()
             fold_rows.append(res)
             if m == 'late': late_w.append(pd.Series(cache['late_weights'], index=labels).rename((r, f)))
+            if f'gates:{m}' in cache: gates.append(cache[f'gates:{m}'].reset_index().assign(model=m, repeat=r, fold=f))
             if progress: print(f"repeat {r} fold {f} {m:>14}: macro AUROC {res.set_index('label').loc['macro', 'auroc']:.3f}", flush=True)
     folds = pd.concat(fold_rows, ignore_index=True)
     pooled = {}
@@ -384,6 +389,7 @@ def run_cv(df:pd.DataFrame, # the table
                                calibration=calibration_report(Yr, stack(oof[m]), stack(cal[m]), labels))
     return dict(folds=folds, pooled=pooled, oof={m: v.mean(0) for m, v in oof.items()}, seconds=times, risk=risk_out,
                 late_weights=pd.DataFrame(late_w) if late_w else None, resumed=resumed,
+                fusion_weights=pd.concat(gates, ignore_index=True) if gates else None,
                 protocol=dict(n_splits=n_splits, n_repeats=n_repeats, seed=seed, inner_valid=inner_valid,
                               permute_labels=permute_labels, grouping=schema.group_col, n_rows=len(df),
                               n_patients=int(df[schema.group_col].nunique())))

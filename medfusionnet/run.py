@@ -216,6 +216,7 @@ def cv_run(df:pd.DataFrame, # the table
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(cv['folds'], out/'folds.csv', index=False)
     if cv.get('late_weights') is not None: write_csv_atomic(cv['late_weights'].rename_axis(['repeat', 'fold']), out/'late_weights.csv')
+    if cv.get('fusion_weights') is not None: write_csv_atomic(cv['fusion_weights'], out/'fusion_weights.csv', index=False)   # gated fusion's, per fold
     for m, P in cv['oof'].items():
         write_csv_atomic(pd.concat([df[[sc.id_col]].reset_index(drop=True),
                                     pd.DataFrame(P, columns=[f'prob_{l}' for l in sc.label_cols])], axis=1), out/f'oof_{m}.csv', index=False)

@@ -275,3 +275,20 @@ def test_an_unknown_label_cell_has_no_effect(tmp_path):
     P2 = np.where(hide, 1 - P, P)
     pd.testing.assert_frame_equal(evaluate_predictions(Y, P, LABELS, n_boot=100), evaluate_predictions(Y, P2, LABELS, n_boot=100))
 
+
+
+def test_gated_fusion_cv_stores_its_weights_and_resumes_them(tmp_path):
+    "cv --fusion gated writes each fold's learned per-label weights and gates; a rerun resumes them from its checkpoints."
+    fn, args = own_csv(tmp_path)
+    cmd = ['cv', *args, '--models', 'medfusionnet,mfn-image', '--folds', '2', '--no-risk', '--fusion', 'gated', *FAST, '--out', tmp_path/'cv']
+    r = run_cli(*cmd)
+    assert r.returncode == 0, r.stderr[-3000:]
+    w = pd.read_csv(tmp_path/'cv'/'fusion_weights.csv')
+    assert len(w) == 2 * 2 * len(LABELS) and set(w.model) == {'medfusionnet', 'mfn-image'} and set(w.label) == set(LABELS)
+    fused, img = w[w.model == 'medfusionnet'], w[w.model == 'mfn-image']
+    np.testing.assert_allclose(fused[['weight_image', 'weight_tabular', 'weight_text']].sum(axis=1), 1, atol=1e-6)   # a softmax per label
+    np.testing.assert_allclose(img['weight_image'], 1); assert img[['weight_tabular', 'weight_text']].isna().all().all()
+    assert (fused['gate'] != 0).all()                                       # the gates moved from 0 in training
+    r2 = run_cli(*cmd)                                                      # every fold is in the checkpoints: nothing refitted
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path/'cv'/'fusion_weights.csv'), w)
