@@ -103,7 +103,7 @@ def _image_files(self:FusionPreprocessor, df:pd.DataFrame, warn:bool=True) -> tu
     paths = [Path(s.image_root or '.')/str(n) if g else None for n, g in zip(names, given)]
     exists = [p is not None and p.exists() for p in paths]
     srcs = [p for p, e in zip(paths, exists) if e]
-    try: built = cache.build(srcs, progress=False) if srcs else []
+    try: built = cache.build(srcs, progress=None) if srcs else []      # (a bar for a long build, on a terminal)
     except ImageError: built = [cache.path_for(p) for p in srcs]      # unreadable ones have no entry
     it, files = iter(built), []
     for e in exists:

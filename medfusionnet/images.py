@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from fastcore.basics import defaults, patch
 from fastcore.parallel import parallel
-from .core import MedFusionNetError, project_root, atomic_path
+from .core import MedFusionNetError, project_root, atomic_path, wants_progress
 
 # %% auto #0
 __all__ = ['ImageError', 'png_significant_bits', 'int_range', 'to_uint8', 'pil_to_array', 'read_image', 'plot_images',
@@ -228,7 +228,7 @@ class ResizeCache:
 def build(self:ResizeCache,
           paths, # source image files
           n_workers:int|None=None, # threads decoding in parallel (default: the CPU count; 0: in this thread)
-          progress:bool=True, # show a progress bar over the images to build
+          progress:bool|None=True, # show a progress bar over the images to build (None: when there are 2,000 or more and standard error is a terminal)
          ) -> list:
     "Cache every image of `paths` that is missing or stale; returns the cache paths in the order of `paths`."
     self.folder.mkdir(parents=True, exist_ok=True)
@@ -240,7 +240,7 @@ def build(self:ResizeCache,
     todo = list({s: d for s, d, h in zip(srcs, dsts, hit) if d is not None and not h}.items())  # each source once
     n_workers = defaults.cpus if n_workers is None else n_workers
     res = parallel(lambda sd: self._build_one(*sd), todo, n_workers=min(n_workers, len(todo)), threadpool=True,
-                   progress=progress and len(todo) > 0) if todo else []
+                   progress=wants_progress(progress, len(todo) >= 2000) and len(todo) > 0) if todo else []
     errors.update({s: e for (s, _), e in zip(todo, res) if e})
     # entries for the same sources and settings, made from older versions of the sources
     keep, keys = {d.name for d in dsts if d}, {d.name.rsplit('.', 3)[1] for d in dsts if d}
