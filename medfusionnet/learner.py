@@ -18,7 +18,7 @@ from fastai.learner import Learner, CancelEpochException
 import fastai.callback.schedule
 from fastai.callback.fp16 import MixedPrecision
 from .core import (MedFusionNetError, TrainingError, project_root, atomic_path, write_json_atomic, values_sha1, DataWarning,
-                               rank_zero_first, wants_progress, ProgressLine)
+                               rank_zero_first, wants_progress, ProgressLine, known)
 from .data import DatasetSchema
 from .evaluate import defined_labels
 from .model import create_model, baseline_models
@@ -30,8 +30,8 @@ from .settings import TrainSettings
 
 # %% auto #0
 __all__ = ['FusionLearner', 'fusion_model', 'fusion_learner', 'largest_batch_size', 'memory_batch_size', 'distributed_context',
-           'FusionResult', 'default_run_dir', 'fit_fusion', 'predict_fusion', 'save_fusion', 'load_fusion',
-           'TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms',
+           'fit_route_weights', 'FusionResult', 'default_run_dir', 'fit_fusion', 'predict_fusion', 'save_fusion',
+           'load_fusion', 'TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms',
            'FusionDataLoaders', 'fusion_dls', 'WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss', 'make_loss',
            'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC', 'per_label_auroc', 'epoch_seed', 'EpochSeed',
            'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state', 'HistoryLogger', 'UnimodalLoss',
@@ -164,6 +164,39 @@ def distributed_context(learn:Learner):
     if not cuda: fastai.distributed.DistributedDL._broadcast = _broadcast
     return learn.distrib_ctx(sync_bn=cuda, **({} if cuda else dict(cpu=True)))
 
+# %% ../nbs/05e_learner.ipynb #5a7e21d2
+def fit_route_weights(model:nn.Module, # a gated MedFusionNet (`fusion='gated'`)
+                      dl, # its validation batches (unshuffled, labels last)
+                      step:float=0.1, # grid step of the weights
+                     ) -> np.ndarray:
+    "Set a gated model's per-label head weights to the grid point with the best validation AUROC; returns them (M x K)."
+    from itertools import product
+    from sklearn.metrics import roc_auc_score
+    heads, ys, was = {m: [] for m in model.modalities}, [], model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for b in dl:
+                model(*b[:5])
+                for m, (logits, keep) in model.last_unimodal.items(): heads[m].append(torch.where(keep[:, None], logits.float(), torch.nan).cpu())
+                ys.append(b[5].float().cpu())
+    finally: model.train(was)
+    mods = [m for m in model.modalities if heads[m]]
+    U, Y = torch.stack([torch.cat(heads[m]) for m in mods], 1).numpy(), torch.cat(ys).numpy()   # (n, M, K), (n, K)
+    n = round(1 / step)
+    grid = np.array([w for w in product(range(n + 1), repeat=len(mods)) if sum(w) == n], float) / n    # points of the simplex
+    W = np.full((len(mods), Y.shape[1]), 1 / len(mods))
+    for k in range(Y.shape[1]):
+        ok = known(Y[:, k]) & ~np.isnan(U[:, :, k]).any(1)      # (rows with every head; a missing modality is no comparison)
+        y = Y[ok, k]
+        if len(np.unique(y)) < 2: continue
+        scores = [roc_auc_score(y, U[ok, :, k] @ w) for w in grid]
+        W[:, k] = grid[int(np.argmax(np.round(scores, 12)))]
+    with torch.no_grad():
+        idx = [model.modalities.index(m) for m in mods]
+        model.route_logits[idx] = torch.log(torch.as_tensor(W, dtype=model.route_logits.dtype) + 1e-6).to(model.route_logits.device)
+    return W
+
 # %% ../nbs/05e_learner.ipynb #8118064f
 @dataclass
 class FusionResult:
@@ -271,6 +304,8 @@ def fit_fusion(df:pd.DataFrame, # the table
         log = [HistoryLogger(append=start > 0)] if not rank_distrib() else []
         with distributed_context(learn):
             learn.fit_one_cycle(s.epochs, s.lr, start_epoch=start, cbs=log + list(cbs or []))
+    if getattr(net, 'fusion', None) == 'gated' and s.route_weights == 'valid' and defined:
+        fit_route_weights(get_model(learn.model), dls.valid)
     res = FusionResult(learn, prep, config, _history(learn, run_dir), run_dir)
     if not rank_distrib(): save_fusion(res, run_dir/'model')
     return res

@@ -171,7 +171,8 @@ class MedFusionNet(nn.Module):
                  text_layers:int=1,                   # `TextEncoder` blocks
                  text_len:int=64,                     # longest text (word ids) accepted
                  text_encoder:nn.Module|None=None,    # replaces `TextEncoder`: ids -> (tokens (B, T, d), pad mask (B, T))
-                 unimodal_heads:bool=False):          # one extra head per modality (deep supervision; see `UnimodalLoss`)
+                 unimodal_heads:bool=False,           # one extra head per modality (deep supervision; see `UnimodalLoss`)
+                 detach_heads:bool=False):            # 'gated': the weighted sum takes the heads' logits without passing gradient back (the heads then learn from `UnimodalLoss` only)
         super().__init__()
         modalities = tuple(modalities)
         if not modalities or set(modalities) - set(MODALITIES):
@@ -187,7 +188,7 @@ class MedFusionNet(nn.Module):
             raise ModelConfigError("modality 'text' needs vocab_size (WordTokenizer.vocab_size) or a text_encoder")
         if weights is not None and trunk != 'densenet121':
             raise ModelConfigError("weights= is for trunk='densenet121' only")
-        store_attr('n_labels,modalities,img_ch,n_num,d,fusion,label_queries,text_len')
+        store_attr('n_labels,modalities,img_ch,n_num,d,fusion,label_queries,text_len,detach_heads')
         self.cat_cards = tuple(cat_cards)
 
         self.image_encoder = self.tab_tokenizer = self.text_encoder = None
@@ -371,6 +372,7 @@ def _gated(self:MedFusionNet, residual:torch.Tensor) -> torch.Tensor:
     routes = [(self.modalities.index(m), logits, keep) for m, (logits, keep) in self.last_unimodal.items()]
     idx = torch.tensor([i for i, _, _ in routes], device=residual.device)
     U = torch.stack([l.float() for _, l, _ in routes], 1)                       # (B, M, K) head logits
+    if self.detach_heads: U = U.detach()
     keep = torch.stack([k for _, _, k in routes], 1)[..., None]                  # (B, M, 1) present
     w = torch.where(keep, self.route_logits[idx].float()[None], torch.full((), -1e4, device=U.device))
     a = torch.softmax(w, 1) * keep                                               # (a row with nothing present: all 0)

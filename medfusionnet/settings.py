@@ -29,6 +29,7 @@ class TrainSettings:
     fusion:Literal['attention', 'gated', 'concat']='attention' # MedFusionNet fusion: transformer over all tokens; gated = a head per modality + the transformer as a gated residual; or pool each modality + concat (ablation)
     patience:int|None=None # early stopping patience in epochs on the validation macro AUROC (default: off)
     unimodal_loss:float=0. # MedFusionNet: add this weight x the loss of a head per modality (deep supervision; 0: off)
+    route_weights:Literal['train', 'valid']='train' # gated fusion: the heads' per-label weights as trained, or chosen on the validation rows after training
     modality_dropout:float=0. # MedFusionNet: hide each modality of a training row with this chance (0: off)
     augment:bool=True # augment the training images (rotation, zoom, lighting)
     text_len:int=64 # word ids per text (longer texts are cut)
