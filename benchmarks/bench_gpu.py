@@ -145,15 +145,8 @@ def largest_batch(name:str, size:int, precision:str, channels_last:bool, device,
     def fits(bs):
         r = measure(name, 'train', size, precision, channels_last, bs, device, warmup=1, runs=1, iters=1)
         return total is None or r['peak_mem_MiB'] * 2**20 < mem_frac * total
-    best, bs = None, start
-    while bs <= limit:
-        try: ok = fits(bs)
-        except torch.OutOfMemoryError: ok = False
-        if device.type == 'cuda': torch.cuda.empty_cache()
-        if not ok: break
-        best, bs = bs, bs * 2
-    if best is None: raise RuntimeError(f'{name}: a training step at {size} px does not fit even at batch size {start}')
-    return best
+    from medfusionnet.learner import largest_batch_size     # (the learner's own doubling search)
+    return largest_batch_size(fits, start, limit)
 
 
 def run_grid(a, device, save=None, rows=None) -> list:

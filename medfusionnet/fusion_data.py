@@ -25,7 +25,7 @@ from .model import MODALITIES
 
 # %% auto #0
 __all__ = ['FusionPreprocessor', 'check_images', 'FusionDataset', 'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders',
-           'fusion_dls']
+           'default_workers', 'fusion_dls']
 
 # %% ../nbs/05a_fusion_data.ipynb #bbf90806
 def _nan_stats(A:np.ndarray) -> tuple:
@@ -317,6 +317,10 @@ class FusionDataLoaders(DataLoaders):
         return fig
 
 # %% ../nbs/05a_fusion_data.ipynb #525baec1
+def default_workers(device) -> int:
+    "Loader processes when none are asked for: up to 8 on CUDA (pinned memory, batches read ahead), 0 on a CPU."
+    return min(8, os.cpu_count() or 1) if torch.device(device).type == 'cuda' else 0
+
 def fusion_dls(prep:FusionPreprocessor, # fitted on the training rows
                df:pd.DataFrame, # the table
                train_idx, # row positions (`iloc`) of the training rows
@@ -331,7 +335,7 @@ def fusion_dls(prep:FusionPreprocessor, # fitted on the training rows
     "fastai DataLoaders over the training and validation rows of `df`: shuffled, augmented training batches; pinned memory and workers on CUDA."
     device = torch.device(device) if device is not None else default_device()
     cuda = device.type == 'cuda'
-    if num_workers is None: num_workers = min(8, os.cpu_count() or 1) if cuda else 0
+    if num_workers is None: num_workers = default_workers(device)
     Y = prep.schema.labels(df)
     dss = [FusionDataset(prep.transform(df.iloc[idx]), Y[np.asarray(idx)], split_idx=i, preload=preload) for i, idx in enumerate((train_idx, valid_idx))]
     tfms = image_batch_tfms(prep.img_mean_, prep.img_std_, augment, device, **aug_kwargs) if 'image' in prep.modalities else []

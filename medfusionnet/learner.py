@@ -326,7 +326,7 @@ def predict_fusion(result:FusionResult, df:pd.DataFrame,
     if len(d) == 0: return np.zeros((0, len(prep.labels_)), np.float32)
     device = next(model.parameters()).device
     tfms = image_batch_tfms(prep.img_mean_, prep.img_std_, augment=False, device=device) if 'image' in prep.modalities else []
-    if workers is None: workers = min(8, os.cpu_count() or 1) if device.type == 'cuda' else 0
+    if workers is None: workers = default_workers(device)
     show = wants_progress(progress, len(d) >= 20_000)
     dl = TfmdDL(FusionDataset(prep.transform(d), None, split_idx=1, progress=show), bs=bs, shuffle=False, drop_last=False,
                 after_batch=tfms, device=device, num_workers=workers, pin_memory=device.type == 'cuda')
