@@ -21,5 +21,6 @@ pos = {l: int(r['positives']) for l, r in m['pooled']['lr'].items() if l not in 
 common = [l for l, n in pos.items() if n >= 20]
 f = cv['folds']; f = f[f.label.isin(common)]
 print(name, f.groupby(['model', 'fold']).auroc.mean().groupby('model').agg(['mean', 'std']).round(3).to_dict('index'), {k: round(v) for k, v in cv['seconds'].items()})
+print('per fold', f.groupby(['model', 'fold']).auroc.mean().unstack().round(3).to_dict('index'))
 if cv.get('fusion_weights') is not None:
     w = cv['fusion_weights']; print(w[w.model == 'medfusionnet'].drop(columns=['repeat', 'fold']).groupby('label').mean(numeric_only=True).round(3).to_string())

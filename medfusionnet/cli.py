@@ -315,9 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser('cv', help='repeated patient-grouped cross-validation of MedFusionNet and baselines',
                        description='Cross-validate models under identical folds (fitting everything inside training folds).')
     add_dataset_args(c)
-    c.add_argument('--models', default='medfusionnet,lr,gb,rf', help='comma-separated: lr, gb, rf (or e.g. lr+stage15), medfusionnet, the ablations '
+    c.add_argument('--models', default='medfusionnet,lr,gb,rf', help='comma-separated: lr, gb, rf (or e.g. lr+stage15), tfidf (text), medfusionnet, the ablations '
                    'mfn-concat, mfn-nofpn, mfn-noqueries, mfn-image, mfn-tabular, mfn-text, densenet121 (image only), '
-                   'late (late fusion of densenet121 and lr)')
+                   'late (late fusion of the baselines of every modality present: densenet121, lr, tfidf)')
     c.add_argument('--out', required=True, help='results folder')
     add_options(c.add_argument_group('training of MedFusionNet, its ablations and densenet121 (TrainSettings)'), TrainSettings,
                 rename={'model': '--variant'})

@@ -19,10 +19,8 @@ __all__ = ['RECIPES', 'QUICK', 'FULL', 'recipe_settings', 'demo_dataset', 'run_d
 
 # %% ../nbs/09c_demo.ipynb #e2c114cd
 RECIPES = {
-    'cervical': dict(model='tiny', fusion='concat', stage1=0, epochs=20, lr=3e-3, bs=64, image_size=64,
-                     unimodal_loss=0., modality_dropout=0., cv_models=('medfusionnet', 'lr', 'gb', 'rf')),
-    'nih-cxr14-sample': dict(model='tiny', fusion='attention', stage1=5, epochs=10, lr=3e-3, bs=64, image_size=64,
-                             unimodal_loss=1., modality_dropout=0.25, cv_models=('medfusionnet', 'mfn-image', 'lr')),
+    'cervical': dict(model='tiny', epochs=20, lr=3e-3, bs=64, image_size=64, cv_models=('medfusionnet', 'lr', 'gb', 'rf')),
+    'nih-cxr14-sample': dict(model='tiny', epochs=10, lr=3e-3, bs=64, image_size=64, cv_models=('medfusionnet', 'mfn-image', 'lr')),
 }
 QUICK = dict(epochs=2, folds=2, n_boot=50, n_explain=1, n_shap=8)
 FULL = dict(folds=5, n_boot=1000, n_explain=3, n_shap=40)
@@ -79,6 +77,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     t = time.time()
     summ = summarise_dataset(name, data_dir)
     df, sc = load_dataset(name, data_dir)
+    rs = ts.resolve(sc.modalities)             # the fusion and stage 1 that 'auto' gives these modalities
     labels = list(sc.label_cols)
     times['data'] = time.time() - t
     md += [f"**Data**: {summ['rows']} rows, {df[sc.group_col].nunique()} patients, modalities: {', '.join(sc.modalities)}. "
@@ -97,8 +96,8 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
                                title=f"{name}: pooled out-of-fold AUROC, {s['folds']} folds"), out/'cv_forest.png')
     md += [f"### Cross-validation ({s['folds']} folds, patient-grouped, identical for every model)", '',
            "Pooled out-of-fold AUROC and AUPRC with 95% CIs from a patient bootstrap "
-           f"({s['n_boot']} resamples); `medfusionnet` is the {r['model']} variant with {r['fusion']} fusion"
-           + (f", a loss per modality (weight {r['unimodal_loss']:g}) and modality dropout {r['modality_dropout']:g}" if r['unimodal_loss'] else '')
+           f"({s['n_boot']} resamples); `medfusionnet` is the {rs.model} variant with {rs.fusion} fusion"
+           + (f", a loss per modality (weight {rs.unimodal_loss:g}) and modality dropout {rs.modality_dropout:g}" if rs.unimodal_loss else '')
            + ".", '',
            md_table(pooled), '',
            f"![cross-validated AUROC per label]({_rel(cv_fig, out.parent)})", '']
@@ -121,7 +120,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
                f"macro Brier {c['brier_before']:.4f} -> {c['brier_after']:.4f}, ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}.", '',
                md_table(tab), '']
     # 2. one trained model with risk levels
-    log(f"[{name}] training MedFusionNet ({r['model']}, {r['fusion']} fusion) on a 60/20/20 patient split")
+    log(f"[{name}] training MedFusionNet ({rs.model}, {rs.fusion} fusion) on a 60/20/20 patient split")
     t = time.time()
     with _quiet():
         tr = train_run(df, sc, out/'run', ts, n_boot=s['n_boot'])
@@ -197,7 +196,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     times['explain'] = time.time() - t
     md += [f"Time: " + ', '.join(f"{k} {v:.0f} s" for k, v in times.items()) + '.', '']
     shutil.copy2(out/'run'/'predictions_test.csv', out/'predictions_test.csv')
-    return dict(dataset=name, recipe=r, settings=s, summary=summ, seconds=times,
+    return dict(dataset=name, recipe={**r, 'fusion': rs.fusion, 'stage1': rs.stage1}, settings=s, summary=summ, seconds=times,
                 cv=dict(protocol=cv['protocol'], pooled=pooled_rec),
                 cv_risk=cv_risk, test=test, risk=tr.metrics['risk'], explained=list(ex), markdown='\n'.join(md))
 

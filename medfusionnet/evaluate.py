@@ -14,7 +14,7 @@ from .core import MedFusionNetError, known, known_rows, wants_progress, Progress
 
 # %% auto #0
 __all__ = ['undefined_reason', 'defined_labels', 'choose_threshold', 'binary_metrics', 'evaluate_predictions',
-           'choose_thresholds', 'format_ci', 'plot_roc_pr']
+           'choose_thresholds', 'simplex_grid', 'blend_weights', 'format_ci', 'plot_roc_pr']
 
 # %% ../nbs/02b_evaluate.ipynb #ed9855fe
 def undefined_reason(y, # one label's 0/1 values (NaN = unknown)
@@ -187,6 +187,33 @@ def choose_thresholds(Y, P, labels:list, method:str='youden') -> dict:
     "`{label: threshold}` chosen on validation labels `Y` (each label on its known rows) and probabilities `P`."
     Y, P = np.asarray(Y), np.asarray(P, float)
     return {l: choose_threshold(Y[:, k], P[:, k], method) for k, l in enumerate(labels)}
+
+# %% ../nbs/02b_evaluate.ipynb #4b1e0d02
+def simplex_grid(m:int, # number of weights
+                 step:float=0.1, # grid step
+                ) -> np.ndarray:
+    "Every weight vector of `m` non-negative multiples of `step` that sum to 1, one per row (in `itertools.product` order)."
+    from itertools import product
+    n = round(1 / step)
+    return np.array([w for w in product(range(n + 1), repeat=m) if sum(w) == n], float) / n
+
+def blend_weights(Y, # n x K validation labels (0/1, NaN = unknown)
+                  U, # n x M x K scores of the M models (NaN: a model without a score for that row)
+                  step:float=0.1, # grid step of the weights
+                  shared:bool=False, # one weight vector for every label (best macro AUROC)
+                 ) -> np.ndarray:
+    "Convex weights (M x K) of the M models per label with the best validation AUROC (equal weights where undefined)."
+    Y, U = np.asarray(Y, float), np.asarray(U, float)
+    grid, (n, M, K) = simplex_grid(U.shape[1], step), U.shape
+    W, scores = np.full((M, K), 1 / M), {}
+    for k in range(K):
+        ok = known(Y[:, k]) & ~np.isnan(U[:, :, k]).any(1)
+        y = Y[ok, k]
+        if len(np.unique(y)) == 2: scores[k] = [roc_auc_score(y, U[ok, :, k] @ w) for w in grid]
+    if shared and scores: W[:] = grid[int(np.argmax(np.round(np.mean(list(scores.values()), 0), 12)))][:, None]
+    elif not shared:
+        for k, sc in scores.items(): W[:, k] = grid[int(np.argmax(np.round(sc, 12)))]
+    return W
 
 # %% ../nbs/02b_evaluate.ipynb #09e85287
 def format_ci(res:pd.DataFrame, metrics=('auroc', 'auprc'), digits:int=3) -> pd.DataFrame:

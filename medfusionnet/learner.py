@@ -20,7 +20,7 @@ from fastai.callback.fp16 import MixedPrecision
 from .core import (MedFusionNetError, TrainingError, project_root, atomic_path, write_json_atomic, values_sha1, DataWarning,
                                rank_zero_first, wants_progress, ProgressLine, known)
 from .data import DatasetSchema
-from .evaluate import defined_labels
+from .evaluate import defined_labels, blend_weights
 from .model import create_model, baseline_models
 from .fusion_data import *
 from .losses import *
@@ -168,10 +168,9 @@ def distributed_context(learn:Learner):
 def fit_route_weights(model:nn.Module, # a gated MedFusionNet (`fusion='gated'`)
                       dl, # its validation batches (unshuffled, labels last)
                       step:float=0.1, # grid step of the weights
+                      shared:bool=False, # one weight vector for every label (best validation macro AUROC) instead of one per label
                      ) -> np.ndarray:
-    "Set a gated model's per-label head weights to the grid point with the best validation AUROC; returns them (M x K)."
-    from itertools import product
-    from sklearn.metrics import roc_auc_score
+    "Set a gated model's head weights to the grid point with the best validation AUROC (per label, or macro if `shared`); returns them (M x K)."
     heads, ys, was = {m: [] for m in model.modalities}, [], model.training
     model.eval()
     try:
@@ -183,18 +182,11 @@ def fit_route_weights(model:nn.Module, # a gated MedFusionNet (`fusion='gated'`)
     finally: model.train(was)
     mods = [m for m in model.modalities if heads[m]]
     U, Y = torch.stack([torch.cat(heads[m]) for m in mods], 1).numpy(), torch.cat(ys).numpy()   # (n, M, K), (n, K)
-    n = round(1 / step)
-    grid = np.array([w for w in product(range(n + 1), repeat=len(mods)) if sum(w) == n], float) / n    # points of the simplex
-    W = np.full((len(mods), Y.shape[1]), 1 / len(mods))
-    for k in range(Y.shape[1]):
-        ok = known(Y[:, k]) & ~np.isnan(U[:, :, k]).any(1)      # (rows with every head; a missing modality is no comparison)
-        y = Y[ok, k]
-        if len(np.unique(y)) < 2: continue
-        scores = [roc_auc_score(y, U[ok, :, k] @ w) for w in grid]
-        W[:, k] = grid[int(np.argmax(np.round(scores, 12)))]
+    W = blend_weights(Y, U, step, shared)     # (rows without a modality are left out: they are no comparison)
     with torch.no_grad():
         idx = [model.modalities.index(m) for m in mods]
-        model.route_logits[idx] = torch.log(torch.as_tensor(W, dtype=model.route_logits.dtype) + 1e-6).to(model.route_logits.device)
+        logits = torch.log(torch.as_tensor(W, dtype=model.route_logits.dtype) + 1e-6) / getattr(model, 'route_scale', 1.)
+        model.route_logits[idx] = logits.to(model.route_logits.device)
     return W
 
 # %% ../nbs/05e_learner.ipynb #8118064f
@@ -247,6 +239,7 @@ def fit_fusion(df:pd.DataFrame, # the table
     train_idx, valid_idx = np.asarray(train_idx), np.asarray(valid_idx)
     model, baseline = s.model, s.model in baseline_models
     if baseline and modalities is None: modalities = ('image',)
+    s = s.resolve(modalities or schema.modalities)     # 'auto' fusion and stage 1: the recipe for these modalities
     if baseline and (s.unimodal_loss or s.modality_dropout):
         raise MedFusionNetError(f"unimodal_loss and modality_dropout are for MedFusionNet; {model!r} has one modality")
     if not baseline: model_kwargs = {'fusion': s.fusion, **model_kwargs}
@@ -304,8 +297,8 @@ def fit_fusion(df:pd.DataFrame, # the table
         log = [HistoryLogger(append=start > 0)] if not rank_distrib() else []
         with distributed_context(learn):
             learn.fit_one_cycle(s.epochs, s.lr, start_epoch=start, cbs=log + list(cbs or []))
-    if getattr(net, 'fusion', None) == 'gated' and s.route_weights == 'valid' and defined:
-        fit_route_weights(get_model(learn.model), dls.valid)
+    if getattr(net, 'fusion', None) == 'gated' and s.route_weights in ('valid', 'valid-shared') and defined:
+        fit_route_weights(get_model(learn.model), dls.valid, shared=s.route_weights == 'valid-shared')
     res = FusionResult(learn, prep, config, _history(learn, run_dir), run_dir)
     if not rank_distrib(): save_fusion(res, run_dir/'model')
     return res

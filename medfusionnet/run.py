@@ -228,9 +228,10 @@ def cv_run(df:pd.DataFrame, # the table
         risk_rec = dict(risk=dict(fitted='per fold, on the inner validation predictions; applied to the test fold',
                                   calibration_macro={m: r['calibration_macro'] for m, r in rs.items()},
                                   level_ordering={m: r['level_ordering'].reset_index().to_dict(orient='records') for m, r in rs.items()}))
-    rec = s.record()
+    r = s.resolve(sc.modalities)       # (as `medfusionnet` itself is trained; an ablation on fewer modalities resolves 'auto' for those)
+    rec = r.record()
     fusion_settings = {**{k: rec[k] for k in ('model', 'image_size', 'epochs', 'lr', 'bs', 'loss', 'stage1_features', 'early_stopping')},
-                       'fusion': s.fusion, 'unimodal_loss': s.unimodal_loss, 'modality_dropout': s.modality_dropout}
+                       'fusion': r.fusion, 'unimodal_loss': s.unimodal_loss, 'modality_dropout': s.modality_dropout}
     write_json_atomic(dict(dataset=sc.name, protocol={**cv['protocol'], 'thresholds': 'Youden J on an inner validation part of each training fold',
                                                        'ci': f'95% bootstrap over patients of the out-of-fold predictions ({n_boot} resamples)'},
                            command=command, machine=machine(), models=list(models), fusion_settings=fusion_settings,

@@ -14,22 +14,22 @@ from typing import Literal
 __all__ = ['Model', 'TrainSettings']
 
 # %% ../nbs/05_settings.ipynb #c69f684e
-Model = Literal['tiny', 'small', 'base', 'densenet121']
+Model = Literal['tiny', 'small', 'base', 'lite0', 'densenet121']
 
 @dataclass
 class TrainSettings:
     "How one model is trained (the `train` and `cv` options are generated from these fields)."
-    model:Model='tiny' # MedFusionNet variant ('tiny', 'small', 'base') or the image-only baseline 'densenet121'
+    model:Model='tiny' # MedFusionNet variant ('tiny', 'small', 'base'; 'lite0': ImageNet-pretrained EfficientNet-Lite0 trunk) or the image-only baseline 'densenet121'
     image_size:int=64 # side of the square training images, in pixels
     epochs:int=10 # one-cycle epochs
     lr:float=3e-3 # one-cycle peak learning rate
     bs:int=64 # batch size (per process in distributed runs; 0: the largest power of two that fits the GPU's memory)
     loss:Literal['bce', 'focal', 'asl']='bce' # bce = positive-weighted binary cross-entropy; focal; asl = asymmetric
-    stage1:int=5 # stage-1 features kept per label (0: all numeric features, no rules)
-    fusion:Literal['attention', 'gated', 'concat']='attention' # MedFusionNet fusion: transformer over all tokens; gated = a head per modality + the transformer as a gated residual; or pool each modality + concat (ablation)
+    stage1:int|None=None # stage-1 features kept per label (0: all numeric features, no rules; default: chosen from the modalities, see `resolve`)
+    fusion:Literal['auto', 'attention', 'gated', 'concat']='auto' # MedFusionNet fusion: auto = chosen from the modalities (see `resolve`); attention = transformer over all tokens; gated = a head per modality + the transformer as a gated residual; concat = pool each modality + concatenate
     patience:int|None=None # early stopping patience in epochs on the validation macro AUROC (default: off)
     unimodal_loss:float=0. # MedFusionNet: add this weight x the loss of a head per modality (deep supervision; 0: off)
-    route_weights:Literal['train', 'valid']='train' # gated fusion: the heads' per-label weights as trained, or chosen on the validation rows after training
+    route_weights:Literal['train', 'valid', 'valid-shared']='train' # gated fusion: the heads' per-label weights as trained, or chosen on the validation rows after training (per label, or one for all labels)
     modality_dropout:float=0. # MedFusionNet: hide each modality of a training row with this chance (0: off)
     augment:bool=True # augment the training images (rotation, zoom, lighting)
     text_len:int=64 # word ids per text (longer texts are cut)
@@ -57,9 +57,17 @@ class TrainSettings:
     def record(self) -> dict:
         "The settings as `config.json` records them (saved names; `fusion` goes with the model settings)."
         d = {self._SAVED_AS.get(k, k): v for k, v in dataclasses.asdict(self).items() if k != 'fusion'}
-        d['stage1_features'] = self.stage1 or None
+        d['stage1_features'] = 'auto' if self.stage1 is None else (self.stage1 or None)
         if not isinstance(self.loss, str): d['loss'] = type(self.loss).__name__
         return d
+
+    def resolve(self, modalities, # the modalities the model reads
+               ) -> TrainSettings:
+        "A copy with every 'auto' choice made for a model of `modalities` (the recipe table above)."
+        tab_only = set(modalities) == {'tabular'}
+        fusion = ('concat' if tab_only else 'gated') if self.fusion == 'auto' else self.fusion
+        stage1 = (0 if tab_only else 5) if self.stage1 is None else self.stage1
+        return dataclasses.replace(self, fusion=fusion, stage1=stage1)
 
     @classmethod
     def record_names(cls) -> tuple: return tuple(cls().record())
