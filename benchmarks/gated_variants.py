@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/gated_variants.py NAME MODEL_KWARGS_JSON SETTINGS_JSON [MODELS]
     e.g. benchmarks/gated_variants.py detach-uni1 '{"detach_heads": true}' '{"fusion": "gated", "unimodal_loss": 1.0}'
 
+MFN_SEED_OFFSET=N trains every model with seed + N on the same folds (the seed-to-seed spread).
 Prints the fold-mean (SD) macro AUROC over the 12 labels with >= 20 positives, each model's seconds, and the mean
 learned weights per label of a gated model."""
 import sys, json, warnings, numpy as np, pandas as pd
@@ -11,6 +12,13 @@ from medfusionnet.datasets import load_dataset
 from medfusionnet.protocols import run_cv
 from medfusionnet.settings import TrainSettings
 import fastprogress.fastprogress as fpb; fpb.NO_BAR = True
+import os
+if (OFFSET := int(os.environ.get('MFN_SEED_OFFSET', 0))):   # other model seeds (init, data order, dropout) on the same folds
+    _split = TrainSettings.split.__func__
+    def _offset_split(cls, settings=None, **kw):
+        if 'seed' in kw: kw['seed'] += OFFSET
+        return _split(cls, settings, **kw)
+    TrainSettings.split = classmethod(_offset_split)
 df, sc = load_dataset('nih-cxr14-sample')
 name, kw, st = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 s = TrainSettings(epochs=10, **st)
