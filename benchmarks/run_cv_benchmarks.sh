@@ -2,7 +2,7 @@
 # The cross-validation runs behind the results page (issue "training and honest evaluation").
 # Each run's metrics.json, folds.csv (and late_weights.csv) are copied to benchmarks/results/cv/<name>/ (aggregate
 # metrics only: no per-patient rows). Runs go to runs/bench/ (git-ignored). On 2 CPU cores: about 2 hours in all.
-# Runs stored before the 'auto' recipe name the fusion and stage 1 they used, so that they rerun as stored.
+# Runs stored before the 'auto' recipe name the fusion, stage 1 and heads they used, so that they rerun as stored.
 #   bash benchmarks/run_cv_benchmarks.sh [name ...]     # default: every run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,23 +15,24 @@ declare -A RUNS=(
   [cxr-sample]="--dataset nih-cxr14-sample --models medfusionnet,densenet121,late,lr,gb,mfn-image,mfn-tabular,mfn-concat,mfn-nofpn,mfn-noqueries --folds 5 --epochs 10 --fusion attention --stage1 5"
   [cxr-sample-unimodal]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,lr --folds 5 --epochs 10 --fusion attention --stage1 5 --unimodal-loss 1 --modality-dropout 0.25"
   [cxr-sample-permuted]="--dataset nih-cxr14-sample --models medfusionnet,lr --folds 5 --epochs 10 --fusion attention --stage1 5 --permute-labels"
-  [cxr-sample-gated]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,mfn-tabular,lr --folds 5 --epochs 10 --fusion gated"
-  [cxr-sample-gated-unimodal]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,lr --folds 5 --epochs 10 --fusion gated --unimodal-loss 1 --modality-dropout 0.25"
-  [cxr-sample-gated-permuted]="--dataset nih-cxr14-sample --models medfusionnet,lr --folds 5 --epochs 10 --fusion gated --permute-labels"
+  [cxr-sample-gated]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,mfn-tabular,lr --folds 5 --epochs 10 --fusion gated --heads joint"
+  [cxr-sample-gated-unimodal]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,lr --folds 5 --epochs 10 --fusion gated --unimodal-loss 1 --modality-dropout 0.25 --heads joint"
+  [cxr-sample-gated-permuted]="--dataset nih-cxr14-sample --models medfusionnet,lr --folds 5 --epochs 10 --fusion gated --permute-labels --heads joint"
   [cervical-gated]="--dataset cervical --models medfusionnet,lr,rf --folds 5 --repeats 3 --epochs 20 --fusion gated --stage1 5"
   [iu-gated]="--dataset iu-xray-reports --models medfusionnet,mfn-text,tfidf --folds 5 --epochs 10 --fusion gated"
   # the defaults (no recipe flag: fusion and stage 1 chosen from the modalities), the pretrained trunk, late fusion of any modalities
   [cervical-auto]="--dataset cervical --models medfusionnet,lr,gb,rf --folds 5 --repeats 3"
   [cervical-auto-permuted]="--dataset cervical --models medfusionnet,lr --folds 5 --repeats 3 --permute-labels"
   [cxr-sample-auto]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,mfn-tabular,lr --folds 5"
-  [cxr-sample-lite0]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,lr --folds 5 --variant lite0"
-  [cxr-sample-lite0-permuted]="--dataset nih-cxr14-sample --models medfusionnet,lr --folds 5 --variant lite0 --permute-labels"
+  [cxr-sample-auto-permuted]="--dataset nih-cxr14-sample --models medfusionnet,lr --folds 5 --permute-labels"
+  [cxr-sample-lite0]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,lr --folds 5 --variant lite0 --heads joint"
+  [cxr-sample-lite0-permuted]="--dataset nih-cxr14-sample --models medfusionnet,lr --folds 5 --variant lite0 --permute-labels --heads joint"
   [iu-late]="--dataset iu-xray-reports --models tfidf,lr,late --folds 5"
   [iu-late-permuted]="--dataset iu-xray-reports --models late --folds 5 --permute-labels"
 )
 ORDER=(cervical-default cervical-concat-all cervical-permuted cervical-permuted-default cxr-sample cxr-sample-unimodal cxr-sample-permuted
        cxr-sample-gated cxr-sample-gated-unimodal cxr-sample-gated-permuted cervical-gated iu-gated
-       cervical-auto cervical-auto-permuted cxr-sample-auto cxr-sample-lite0 cxr-sample-lite0-permuted iu-late iu-late-permuted)
+       cervical-auto cervical-auto-permuted cxr-sample-auto cxr-sample-auto-permuted cxr-sample-lite0 cxr-sample-lite0-permuted iu-late iu-late-permuted)
 names=("${@:-${ORDER[@]}}")
 for n in "${names[@]}"; do
   [[ -n "${RUNS[$n]:-}" ]] || { echo "unknown run $n (choose from ${ORDER[*]})" >&2; exit 2; }

@@ -209,7 +209,7 @@ def default_run_dir(name:str) -> Path:
 
 _RESUME_KEYS = ('dataset', 'labels', 'model', 'modalities', *(k for k in TrainSettings.record_names() if k not in ('compile', 'workers')),
                 'keep_best', 'model_kwargs', 'train_ids_sha1', 'valid_ids_sha1')   # a run continues only with all of these unchanged
-_RECORD_DEFAULTS = TrainSettings().record()   # (what a run saved before a setting existed had)
+_RECORD_DEFAULTS = {**TrainSettings().record(), 'route_weights': 'train', 'heads': 'joint'}   # (what a run saved before a setting existed had)
 
 def _history(learn:Learner, run_dir:Path) -> pd.DataFrame:
     "The training log: `history.csv` (rank 0), else the recorder's values of this fit."
@@ -244,6 +244,8 @@ def fit_fusion(df:pd.DataFrame, # the table
         raise MedFusionNetError(f"unimodal_loss and modality_dropout are for MedFusionNet; {model!r} has one modality")
     if not baseline: model_kwargs = {'fusion': s.fusion, **model_kwargs}
     if s.unimodal_loss: model_kwargs['unimodal_heads'] = True
+    if not baseline and s.fusion == 'gated' and s.heads == 'own':     # each head on its own loss; the image trunk trained by the image head
+        model_kwargs = {'detach_heads': True, 'route_detach': True, **model_kwargs}
     if keep_best is None: keep_best = s.patience is not None
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(f'{schema.name}-{model}')
     ids = df[schema.id_col].astype(str)

@@ -198,9 +198,11 @@ class ImageEncoder(nn.Module):
         self.fpn = FPN(chs, fpn_dim) if fpn else None
         grids = list(grids) if fpn else [list(grids)[-1]]
         self.tokenizer = RegionTokenizer(fpn_dim if fpn else chs[-1], d, grids, learned_pos)
+    detach_trunk = False   # (set by MedFusionNet(route_detach=True): the pyramid reads the trunk without training it)
     def forward(self, x) -> tuple:
         stages = self.trunk(x)
-        pyramid = self.fpn(stages) if self.fpn is not None else stages[-1:]
+        feed = [t.detach() for t in stages] if self.detach_trunk and self.training else stages   # (eval: gradients flow, for Grad-CAM)
+        pyramid = self.fpn(feed) if self.fpn is not None else feed[-1:]
         return self.tokenizer(pyramid), stages, pyramid
 
 # %% ../nbs/04_model.ipynb #68cb0424
@@ -242,7 +244,8 @@ class MedFusionNet(nn.Module):
                  unimodal_heads:bool=False,           # one extra head per modality (deep supervision; see `UnimodalLoss`)
                  detach_heads:bool=False,             # 'gated': the weighted sum takes the heads' logits without passing gradient back (the heads then learn from `UnimodalLoss` only)
                  route_scale:float=1.,                # 'gated': the weights' logits and the gate are this x their parameters (a larger step for them under the same learning rate)
-                 route_prior:dict|None=None):         # 'gated': starting share of a modality's head, relative (e.g. {'image': 4}: 4 times the others'; default: equal)
+                 route_prior:dict|None=None,          # 'gated': starting share of a modality's head, relative (e.g. {'image': 4}: 4 times the others'; default: equal)
+                 route_detach:bool=False):            # the pyramid and attention route read the trunk's maps without training the trunk (then only the image head does)
         super().__init__()
         modalities = tuple(modalities)
         if not modalities or set(modalities) - set(MODALITIES):
@@ -268,6 +271,7 @@ class MedFusionNet(nn.Module):
             elif isinstance(trunk, str): trunk = TimmTrunk(trunk, img_ch, weights)
             elif not isinstance(trunk, nn.Module): raise ModelConfigError(f"unknown trunk {trunk!r}")
             self.image_encoder = ImageEncoder(trunk, d, fpn, fpn_dim, grids, learned_pos)
+            self.image_encoder.detach_trunk = route_detach
         if 'tabular' in modalities: self.tab_tokenizer = TabularTokenizer(n_num, cat_cards, d)
         if 'text' in modalities:
             self.text_encoder = text_encoder or TextEncoder(vocab_size, d, text_layers, n_heads, text_len, mlp_ratio, drop)
@@ -447,7 +451,7 @@ def _gated(self:MedFusionNet, residual:torch.Tensor) -> torch.Tensor:
     routes = [(self.modalities.index(m), logits, keep) for m, (logits, keep) in self.last_unimodal.items()]
     idx = torch.tensor([i for i, _, _ in routes], device=residual.device)
     U = torch.stack([l.float() for _, l, _ in routes], 1)                       # (B, M, K) head logits
-    if self.detach_heads: U = U.detach()
+    if self.detach_heads and self.training: U = U.detach()          # (eval: the same values, and gradients flow, for Grad-CAM and SHAP)
     keep = torch.stack([k for _, _, k in routes], 1)[..., None]                  # (B, M, 1) present
     w = torch.where(keep, self.route_scale * self.route_logits[idx].float()[None], torch.full((), -1e4, device=U.device))
     a = torch.softmax(w, 1) * keep                                               # (a row with nothing present: all 0)

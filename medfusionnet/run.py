@@ -231,7 +231,7 @@ def cv_run(df:pd.DataFrame, # the table
     r = s.resolve(sc.modalities)       # (as `medfusionnet` itself is trained; an ablation on fewer modalities resolves 'auto' for those)
     rec = r.record()
     fusion_settings = {**{k: rec[k] for k in ('model', 'image_size', 'epochs', 'lr', 'bs', 'loss', 'stage1_features', 'early_stopping')},
-                       'fusion': r.fusion, 'unimodal_loss': s.unimodal_loss, 'modality_dropout': s.modality_dropout}
+                       'fusion': r.fusion, 'heads': r.heads, 'route_weights': r.route_weights, 'unimodal_loss': r.unimodal_loss, 'modality_dropout': s.modality_dropout}
     write_json_atomic(dict(dataset=sc.name, protocol={**cv['protocol'], 'thresholds': 'Youden J on an inner validation part of each training fold',
                                                        'ci': f'95% bootstrap over patients of the out-of-fold predictions ({n_boot} resamples)'},
                            command=command, machine=machine(), models=list(models), fusion_settings=fusion_settings,

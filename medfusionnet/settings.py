@@ -28,8 +28,9 @@ class TrainSettings:
     stage1:int|None=None # stage-1 features kept per label (0: all numeric features, no rules; default: chosen from the modalities, see `resolve`)
     fusion:Literal['auto', 'attention', 'gated', 'concat']='auto' # MedFusionNet fusion: auto = chosen from the modalities (see `resolve`); attention = transformer over all tokens; gated = a head per modality + the transformer as a gated residual; concat = pool each modality + concatenate
     patience:int|None=None # early stopping patience in epochs on the validation macro AUROC (default: off)
-    unimodal_loss:float=0. # MedFusionNet: add this weight x the loss of a head per modality (deep supervision; 0: off)
-    route_weights:Literal['train', 'valid', 'valid-shared']='train' # gated fusion: the heads' per-label weights as trained, or chosen on the validation rows after training (per label, or one for all labels)
+    unimodal_loss:float|None=None # MedFusionNet: add this weight x the loss of a head per modality (deep supervision; 0: off; default: 1 with heads='own', else 0)
+    route_weights:Literal['auto', 'train', 'valid', 'valid-shared']='auto' # gated fusion: the heads' per-label weights as trained, or chosen on the validation rows after training (per label, or one for all labels); auto: valid-shared with heads='own', else train
+    heads:Literal['auto', 'joint', 'own']='auto' # gated fusion: 'joint' trains the modality heads through their weighted sum; 'own' trains each on its own loss only (the sum takes them detached, and only the image head trains the image trunk); auto: 'own' for an image with other modalities, else 'joint'
     modality_dropout:float=0. # MedFusionNet: hide each modality of a training row with this chance (0: off)
     augment:bool=True # augment the training images (rotation, zoom, lighting)
     text_len:int=64 # word ids per text (longer texts are cut)
@@ -64,10 +65,17 @@ class TrainSettings:
     def resolve(self, modalities, # the modalities the model reads
                ) -> TrainSettings:
         "A copy with every 'auto' choice made for a model of `modalities` (the recipe table above)."
-        tab_only = set(modalities) == {'tabular'}
+        from medfusionnet.core import MedFusionNetError
+        mods = set(modalities)
+        tab_only = mods == {'tabular'}
         fusion = ('concat' if tab_only else 'gated') if self.fusion == 'auto' else self.fusion
         stage1 = (0 if tab_only else 5) if self.stage1 is None else self.stage1
-        return dataclasses.replace(self, fusion=fusion, stage1=stage1)
+        heads = ('own' if fusion == 'gated' and 'image' in mods and len(mods) > 1 else 'joint') if self.heads == 'auto' else self.heads
+        if heads == 'own' and fusion != 'gated': raise MedFusionNetError(f"--heads own is for gated fusion (this model: {fusion})")
+        if heads == 'own' and self.unimodal_loss == 0: raise MedFusionNetError("--heads own trains each head on its own loss: --unimodal-loss must be above 0")
+        uni = (1. if heads == 'own' else 0.) if self.unimodal_loss is None else self.unimodal_loss
+        rw = ('valid-shared' if heads == 'own' else 'train') if self.route_weights == 'auto' else self.route_weights
+        return dataclasses.replace(self, fusion=fusion, stage1=stage1, heads=heads, unimodal_loss=uni, route_weights=rw)
 
     @classmethod
     def record_names(cls) -> tuple: return tuple(cls().record())
