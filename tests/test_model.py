@@ -157,7 +157,7 @@ def test_weights_loading_layouts():
     old = {k.replace('norm1', 'norm.1').replace('conv2', 'conv.2'): v for k, v in ref.state_dict().items()}
     t = DenseNet121Trunk(1, weights=old)
     assert torch.equal(t.features.denseblock2.denselayer3.norm1.weight, ref.features.denseblock2.denselayer3.norm1.weight)
-    with pytest.raises(ModelConfigError, match='trunk=.densenet121. only'): create_model('small', 3, modalities=('image',), weights=old)
+    with pytest.raises(ModelConfigError, match='is for trunk=.densenet121. or a timm trunk'): create_model('small', 3, modalities=('image',), weights=old)
 
 
 def test_pickle_and_state_dict_roundtrip():
