@@ -77,7 +77,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     t = time.time()
     summ = summarise_dataset(name, data_dir)
     df, sc = load_dataset(name, data_dir)
-    rs = ts.resolve(sc.modalities)             # the fusion and stage 1 that 'auto' gives these modalities
+    rs = ts.resolve(sc.modalities)             # the settings 'auto' gives these modalities (fusion, stage 1, heads)
     labels = list(sc.label_cols)
     times['data'] = time.time() - t
     md += [f"**Data**: {summ['rows']} rows, {df[sc.group_col].nunique()} patients, modalities: {', '.join(sc.modalities)}. "

@@ -209,7 +209,7 @@ def blend_weights(Y, # n x K validation labels (0/1, NaN = unknown)
     for k in range(K):
         ok = known(Y[:, k]) & ~np.isnan(U[:, :, k]).any(1)
         y = Y[ok, k]
-        if len(np.unique(y)) == 2: scores[k] = [roc_auc_score(y, U[ok, :, k] @ w) for w in grid]
+        if defined_labels(y)[0]: scores[k] = [roc_auc_score(y, U[ok, :, k] @ w) for w in grid]
     if shared and scores: W[:] = grid[int(np.argmax(np.round(np.mean(list(scores.values()), 0), 12)))][:, None]
     elif not shared:
         for k, sc in scores.items(): W[:, k] = grid[int(np.argmax(np.round(sc, 12)))]

@@ -185,7 +185,7 @@ def fit_route_weights(model:nn.Module, # a gated MedFusionNet (`fusion='gated'`)
     W = blend_weights(Y, U, step, shared)     # (rows without a modality are left out: they are no comparison)
     with torch.no_grad():
         idx = [model.modalities.index(m) for m in mods]
-        logits = torch.log(torch.as_tensor(W, dtype=model.route_logits.dtype) + 1e-6) / getattr(model, 'route_scale', 1.)
+        logits = torch.log(torch.as_tensor(W, dtype=model.route_logits.dtype) + 1e-6) / model.route_scale
         model.route_logits[idx] = logits.to(model.route_logits.device)
     return W
 
@@ -239,7 +239,7 @@ def fit_fusion(df:pd.DataFrame, # the table
     train_idx, valid_idx = np.asarray(train_idx), np.asarray(valid_idx)
     model, baseline = s.model, s.model in baseline_models
     if baseline and modalities is None: modalities = ('image',)
-    s = s.resolve(modalities or schema.modalities)     # 'auto' fusion and stage 1: the recipe for these modalities
+    s = s.resolve(modalities or schema.modalities)     # every 'auto' setting: the recipe for these modalities
     if baseline and (s.unimodal_loss or s.modality_dropout):
         raise MedFusionNetError(f"unimodal_loss and modality_dropout are for MedFusionNet; {model!r} has one modality")
     if not baseline: model_kwargs = {'fusion': s.fusion, **model_kwargs}

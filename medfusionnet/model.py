@@ -18,9 +18,10 @@ from .layers import *
 
 # %% auto #0
 __all__ = ['pretrained_wheels', 'MODALITIES', 'model_presets', 'model_variants', 'baseline_models', 'DenseTrunk',
-           'densenet121_state', 'DenseNet121Trunk', 'wheel_weights', 'TimmTrunk', 'ImageEncoder', 'MedFusionNet',
-           'medfusionnet_tiny', 'medfusionnet_small', 'medfusionnet_base', 'medfusionnet_lite0', 'ImageOnly',
-           'densenet121_baseline', 'create_model', 'dummy_inputs', 'count_params', 'count_macs', 'model_summary']
+           'read_state_dict', 'densenet121_state', 'DenseNet121Trunk', 'wheel_weights', 'TimmTrunk', 'ImageEncoder',
+           'MedFusionNet', 'medfusionnet_tiny', 'medfusionnet_small', 'medfusionnet_base', 'medfusionnet_lite0',
+           'ImageOnly', 'densenet121_baseline', 'create_model', 'dummy_inputs', 'count_params', 'count_macs',
+           'model_summary']
 
 # %% ../nbs/04_model.ipynb #b2afec89
 class DenseTrunk(nn.Module):
@@ -58,10 +59,9 @@ class DenseTrunk(nn.Module):
 # %% ../nbs/04_model.ipynb #711d170c
 _OLD_DENSE_KEY = re.compile(r'^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$')
 
-def densenet121_state(weights,           # a path, a state dict, or an nn.Module (torchvision or torchxrayvision DenseNet-121)
-                      img_ch:int=1       # channels the first convolution must take
-                     ) -> dict:
-    "The `features` part of a DenseNet-121 checkpoint, keys relative to `features`, conv0 adapted to `img_ch`."
+def read_state_dict(weights, # a path, a state dict, or an nn.Module
+                   ) -> dict:
+    "A checkpoint as a plain state dict: read from a file (never unpickled), unwrapped from 'state_dict', `module.`/`model.` prefixes dropped."
     sd = weights
     if isinstance(sd, (str, Path)):
         try: sd = torch.load(sd, map_location='cpu', weights_only=True)
@@ -71,7 +71,13 @@ def densenet121_state(weights,           # a path, a state dict, or an nn.Module
     if isinstance(sd, nn.Module): sd = sd.state_dict()
     if isinstance(sd, dict) and isinstance(sd.get('state_dict'), dict): sd = sd['state_dict']
     if not isinstance(sd, dict): raise ModelConfigError(f"weights: expected a state dict, got {type(sd).__name__}")
-    sd = {re.sub(r'^(module\.|model\.)+', '', k): v for k, v in sd.items()}
+    return {re.sub(r'^(module\.|model\.)+', '', k): v for k, v in sd.items()}
+
+def densenet121_state(weights,           # a path, a state dict, or an nn.Module (torchvision or torchxrayvision DenseNet-121)
+                      img_ch:int=1       # channels the first convolution must take
+                     ) -> dict:
+    "The `features` part of a DenseNet-121 checkpoint, keys relative to `features`, conv0 adapted to `img_ch`."
+    sd = read_state_dict(weights)
     if any(k.startswith('features.') for k in sd): sd = {k[9:]: v for k, v in sd.items() if k.startswith('features.')}
     sd = {_OLD_DENSE_KEY.sub(r'\1\2', k): v for k, v in sd.items()}
     w = sd.get('conv0.weight')
@@ -162,13 +168,7 @@ class TimmTrunk(nn.Module):
 
     def load_weights(self, weights):
         "Load ImageNet weights ('imagenet') or a checkpoint of the same timm model (head ignored; stem adapted to `img_ch`)."
-        if isinstance(weights, str) and weights == 'imagenet': sd = wheel_weights(self.name)
-        else:
-            sd = weights
-            if isinstance(sd, (str, Path)): sd = torch.load(sd, map_location='cpu', weights_only=True)
-            if isinstance(sd, nn.Module): sd = sd.state_dict()
-            if isinstance(sd, dict) and isinstance(sd.get('state_dict'), dict): sd = sd['state_dict']
-            sd = {re.sub(r'^(module\.|model\.)+', '', k): v for k, v in sd.items()}
+        sd = wheel_weights(self.name) if isinstance(weights, str) and weights == 'imagenet' else read_state_dict(weights)
         own = self.features.state_dict()
         sd = {k: v for k, v in sd.items() if k in own}
         for k, v in sd.items():
@@ -186,19 +186,20 @@ class TimmTrunk(nn.Module):
 # %% ../nbs/04_model.ipynb #66d9a66e
 class ImageEncoder(nn.Module):
     "Trunk -> FPN (optional) -> region tokens (B, sum g*g, d); returns (tokens, stage maps, pyramid maps)."
+    detach_trunk = False   # (what an encoder pickled before this setting existed reads)
     def __init__(self, trunk:nn.Module,       # returns 4 maps and has `feature_info`
                  d:int=128,                   # token width
                  fpn:bool=True,               # feature pyramid over the 4 stages; False: last stage only
                  fpn_dim:int|None=None,       # pyramid channels (default `d`)
                  grids:tuple=(4, 4, 2, 2),    # grid side per level P2..P5 (no FPN: the last entry)
-                 learned_pos:bool=False):     # learned instead of sine-cosine 2-D positions
+                 learned_pos:bool=False,      # learned instead of sine-cosine 2-D positions
+                 detach_trunk:bool=False):    # in training, the pyramid reads the trunk's maps without training the trunk
         super().__init__()
-        self.trunk, chs = trunk, [i['num_chs'] for i in trunk.feature_info]
+        self.trunk, chs, self.detach_trunk = trunk, [i['num_chs'] for i in trunk.feature_info], detach_trunk
         fpn_dim = fpn_dim or d
         self.fpn = FPN(chs, fpn_dim) if fpn else None
         grids = list(grids) if fpn else [list(grids)[-1]]
         self.tokenizer = RegionTokenizer(fpn_dim if fpn else chs[-1], d, grids, learned_pos)
-    detach_trunk = False   # (set by MedFusionNet(route_detach=True): the pyramid reads the trunk without training it)
     def forward(self, x) -> tuple:
         stages = self.trunk(x)
         feed = [t.detach() for t in stages] if self.detach_trunk and self.training else stages   # (eval: gradients flow, for Grad-CAM)
@@ -270,8 +271,7 @@ class MedFusionNet(nn.Module):
             elif trunk == 'densenet121': trunk = DenseNet121Trunk(img_ch, weights)
             elif isinstance(trunk, str): trunk = TimmTrunk(trunk, img_ch, weights)
             elif not isinstance(trunk, nn.Module): raise ModelConfigError(f"unknown trunk {trunk!r}")
-            self.image_encoder = ImageEncoder(trunk, d, fpn, fpn_dim, grids, learned_pos)
-            self.image_encoder.detach_trunk = route_detach
+            self.image_encoder = ImageEncoder(trunk, d, fpn, fpn_dim, grids, learned_pos, route_detach)
         if 'tabular' in modalities: self.tab_tokenizer = TabularTokenizer(n_num, cat_cards, d)
         if 'text' in modalities:
             self.text_encoder = text_encoder or TextEncoder(vocab_size, d, text_layers, n_heads, text_len, mlp_ratio, drop)
