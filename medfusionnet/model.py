@@ -242,6 +242,7 @@ class MedFusionNet(nn.Module):
                  text_layers:int=1,                   # `TextEncoder` blocks
                  text_len:int=64,                     # longest text (word ids) accepted
                  text_encoder:nn.Module|None=None,    # replaces `TextEncoder`: ids -> (tokens (B, T, d), pad mask (B, T))
+                 text_model:str='words',              # 'words' (`TextEncoder` on `WordTokenizer` ids) or a registered pretrained text model (`text_models`, e.g. 'minilm': frozen, on its own tokenizer's ids)
                  unimodal_heads:bool=False,           # one extra head per modality (deep supervision; see `UnimodalLoss`)
                  detach_heads:bool=False,             # 'gated': the weighted sum takes the heads' logits without passing gradient back (the heads then learn from `UnimodalLoss` only)
                  route_scale:float=1.,                # 'gated': the weights' logits and the gate are this x their parameters (a larger step for them under the same learning rate)
@@ -258,6 +259,8 @@ class MedFusionNet(nn.Module):
         if img_ch not in (1, 3): raise ModelConfigError(f"img_ch must be 1 or 3, got {img_ch}")
         if 'tabular' in modalities and n_num + len(cat_cards) == 0:
             raise ModelConfigError("modality 'tabular' needs n_num > 0 or cat_cards")
+        if 'text' in modalities and text_encoder is None and text_model != 'words':
+            text_encoder = text_model_encoder(text_model, d)
         if 'text' in modalities and not vocab_size and text_encoder is None:
             raise ModelConfigError("modality 'text' needs vocab_size (WordTokenizer.vocab_size) or a text_encoder")
         if weights is not None and (trunk == 'dense' or isinstance(trunk, nn.Module)):

