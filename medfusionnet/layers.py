@@ -419,6 +419,8 @@ class SubwordTokenizer:
     "A registered text model's own tokenizer (`text_models`), with `WordTokenizer`'s interface (0 = pad, vocabulary fixed)."
     pad_id = 0
     def __init__(self, name:str='minilm'):
+        import os
+        os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')    # (data-loader processes fork after encoding: no threads to lose there)
         from tokenizers import Tokenizer
         self.name = name
         self.tok = Tokenizer.from_file(str(text_model_folder(name)/'tokenizer.json'))
@@ -462,9 +464,12 @@ def text_model_encoder(name:str, # a name in `text_models`
     folder = text_model_folder(name)
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
-    verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
+    verbosity, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error(); hf_logging.disable_progress_bar()       # (a local folder: nothing to report)
     try: module = AutoModel.from_pretrained(folder)
-    finally: hf_logging.set_verbosity(verbosity)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bar: hf_logging.enable_progress_bar()
     return PretrainedTextEncoder(module, module.config.hidden_size, d, pad_id=0, freeze=True,
                                  memo=_TEXT_MEMOS.setdefault(name, {}), save_module=False)
 
