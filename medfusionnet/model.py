@@ -247,8 +247,7 @@ class MedFusionNet(nn.Module):
                  detach_heads:bool=False,             # 'gated': the weighted sum takes the heads' logits without passing gradient back (the heads then learn from `UnimodalLoss` only)
                  route_scale:float=1.,                # 'gated': the weights' logits and the gate are this x their parameters (a larger step for them under the same learning rate)
                  route_prior:dict|None=None,          # 'gated': starting share of a modality's head, relative (e.g. {'image': 4}: 4 times the others'; default: equal)
-                 route_detach:bool=False,             # the pyramid and attention route read the trunk's maps without training the trunk (then only the image head does)
-                 image_route:bool=False):             # 'gated': the image head is the image-only model (its pooled head + a gated attention route over the image tokens alone); in training the cross-modal route reads the image tokens detached
+                 route_detach:bool=False):            # the pyramid and attention route read the trunk's maps without training the trunk (then only the image head does)
         super().__init__()
         modalities = tuple(modalities)
         if not modalities or set(modalities) - set(MODALITIES):
@@ -266,9 +265,7 @@ class MedFusionNet(nn.Module):
             raise ModelConfigError("modality 'text' needs vocab_size (WordTokenizer.vocab_size) or a text_encoder")
         if weights is not None and (trunk == 'dense' or isinstance(trunk, nn.Module)):
             raise ModelConfigError("weights= is for trunk='densenet121' or a timm trunk (by name)")
-        if image_route and (fusion != 'gated' or 'image' not in modalities or len(modalities) < 2):
-            raise ModelConfigError("image_route is for gated fusion of an image with other modalities")
-        store_attr('n_labels,modalities,img_ch,n_num,d,fusion,label_queries,text_len,detach_heads,route_scale,image_route')
+        store_attr('n_labels,modalities,img_ch,n_num,d,fusion,label_queries,text_len,detach_heads,route_scale')
         self.cat_cards = tuple(cat_cards)
 
         self.image_encoder = self.tab_tokenizer = self.text_encoder = None
@@ -309,7 +306,6 @@ class MedFusionNet(nn.Module):
                 with torch.no_grad():
                     for i, m in enumerate(modalities): self.route_logits[i] = math.log(route_prior.get(m, 1.)) / route_scale
             self.gate = nn.Parameter(torch.zeros(n_labels))
-            if image_route: self.gate_image = nn.Parameter(torch.zeros(n_labels))   # the image-only route's gate (0 at the start)
         self._init_transformer_weights(skip=('image_encoder.trunk',) + (('text_encoder',) if text_encoder is not None else ()))
         self._record, self.last_attn, self.last_features, self.last_layout, self.last_unimodal, self.last_routes = False, {}, {}, {}, {}, {}
 
@@ -427,12 +423,6 @@ def forward_features(self:MedFusionNet, image=None, tab_num=None, tab_cat=None, 
             parts.append(self.null[i].expand(B, -1) if pooled is None else torch.where(present[:, i, None], pooled, self.null[i]))
         return self.fuse_mlp(torch.cat(parts, -1)), None
     x = torch.cat(toks, 1) + self.modality_embed(torch.cat(mod_idx))
-    self._nested = self.image_route and 'image' in layout
-    if self._nested:     # the image-only route rides in the same calls (B more rows: every block still runs once)
-        s = layout['image']
-        alone = torch.ones_like(kpm); alone[:, layout['cls']] = False; alone[:, s] = kpm[:, s]
-        xm = torch.cat([x[:, :s.start], x[:, s].detach(), x[:, s.stop:]], 1) if self.training else x
-        x, kpm = torch.cat([xm, x], 0), torch.cat([kpm, alone], 0)
     for blk in self.fusion_blocks: x = blk(x, kpm)
     return self.fusion_norm(x), kpm
 
@@ -448,14 +438,9 @@ def forward_head(self:MedFusionNet, x:torch.Tensor, key_padding_mask:torch.Tenso
 def forward(self:MedFusionNet, image=None, tab_num=None, tab_cat=None, text=None, present=None) -> torch.Tensor:
     "Logits (B, K). Inputs: image (B, C, H, W), tab_num (B, n_num), tab_cat (B, n_cat), text (B, L), present (B, 3) bool."
     out = self.forward_head(*self.forward_features(image, tab_num, tab_cat, text, present))
-    nested = getattr(self, '_nested', False)
-    if nested:           # the image head becomes the image-only model: pooled head + gate x its own route
-        out, r_img = out.chunk(2)
-        u, keep = self.last_unimodal['image']
-        self.last_unimodal['image'] = (u + self.route_scale * self.gate_image.to(u.dtype) * r_img.to(u.dtype), keep)
     if self.fusion == 'gated': out = self._gated(out)
     if self._record:
-        w = lambda blocks, attr: [getattr(b, attr).weights[:len(out)] for b in blocks]   # (the cross-modal rows)
+        w = lambda blocks, attr: [getattr(b, attr).weights for b in blocks]
         self.last_attn = dict(fusion=w(getattr(self, 'fusion_blocks', []), 'attn'),
                               label_self=w(self.decoder.blocks, 'self_attn') if self.label_queries else [],
                               label_cross=w(self.decoder.blocks, 'cross_attn') if self.label_queries else [],
@@ -484,7 +469,6 @@ def fusion_weights(self:MedFusionNet, labels=None, # label names (default: 0..K-
     a = torch.softmax(self.route_scale * self.route_logits.detach().float(), 0).cpu().numpy()
     out = pd.DataFrame(a.T, columns=[f'weight_{m}' for m in self.modalities], index=pd.Index(labels if labels is not None else range(self.n_labels), name='label'))
     out['gate'] = self.route_scale * self.gate.detach().float().cpu().numpy()
-    if self.image_route: out['gate_image'] = self.route_scale * self.gate_image.detach().float().cpu().numpy()
     return out
 
 # %% ../nbs/04_model.ipynb #cbf1c9cd
