@@ -448,7 +448,8 @@ class SubwordTokenizer:
     def __setstate__(self, d): self.__init__(d['name'])
 
 def text_tokenizer(text_model:str='words', # 'words' (`WordTokenizer`, fitted on the training texts) or a name in `text_models`
-                   min_freq:int=1, max_vocab:int|None=None): # `WordTokenizer` settings
+                   min_freq:int=1, # `WordTokenizer`: keep words seen at least this often
+                   max_vocab:int|None=None): # `WordTokenizer`: keep at most this many words
     "The tokenizer a text model reads."
     return WordTokenizer(min_freq, max_vocab) if text_model == 'words' else SubwordTokenizer(text_model)
 
