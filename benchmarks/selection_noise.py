@@ -16,19 +16,17 @@ import sys, json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 ROOT = Path(__file__).resolve().parent.parent; sys.path.insert(0, str(ROOT))
-from sklearn.metrics import roc_auc_score
 from medfusionnet.datasets import load_dataset
-from medfusionnet.splits import multilabel_group_kfold, patient_split
-from medfusionnet.evaluate import blend_weights, defined_labels
+from medfusionnet.protocols import cv_splits
+from medfusionnet.evaluate import blend_weights, evaluate_predictions
 
 RUN = ROOT/'runs'/'bench'/'cxr-sample-auto-5x3'
 OUT = ROOT/'benchmarks'/'results'/'selection_noise.json'
 GRID = np.round(np.arange(0, 1.0001, 0.1), 2)
 
 def macro(Y, P, idx):
-    "Macro AUROC over the labels `idx` that have both classes in Y."
-    ok = [k for k in idx if defined_labels(Y[:, [k]])[0]]
-    return float(np.mean([roc_auc_score(Y[~np.isnan(Y[:, k]), k], P[~np.isnan(Y[:, k]), k]) for k in ok]))
+    "Macro AUROC over the labels `idx` (those defined in Y), as `run_cv` scores a fold."
+    return float(evaluate_predictions(Y[:, idx], P[:, idx], [str(k) for k in idx], n_boot=0).loc['macro', 'auroc'])
 
 def logloss(Y, P):
     P, ok = np.clip(P, 1e-6, 1 - 1e-6), ~np.isnan(Y)
@@ -47,9 +45,7 @@ def main():
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        for r, f, tr, te in multilabel_group_kfold(df, sc, n_splits=proto['n_splits'], n_repeats=proto['n_repeats'], seed=proto['seed']):
-            inner = patient_split(df.iloc[tr], sc, valid=proto['inner_valid'], test=0.0, seed=proto['seed'] + 100 * r + f)
-            va = tr[inner['valid']]
+        for r, f, _, va, te in cv_splits(df, sc, proto['n_splits'], proto['n_repeats'], proto['seed'], proto['inner_valid']):
             z = {m: np.load(RUN/'checkpoints'/f'r{r}-f{f}-{m}.npz') for m in ('mfn-image', 'mfn-tabular')}
             assert all(np.array_equal(z[m]['te'], te) for m in z)
             Vi, Vt, Ti, Tt = z['mfn-image']['Pva'], z['mfn-tabular']['Pva'], z['mfn-image']['Pte'], z['mfn-tabular']['Pte']

@@ -371,19 +371,18 @@ class PretrainedTextEncoder(nn.Module):
 
     def _memoised(self, ids, mask) -> torch.Tensor:
         "Hidden states of every row, each distinct row through the module once; pads are zeros (they are masked)."
-        rows, lens = ids.cpu().numpy(), (~mask).sum(1).tolist()
-        keys = [r.tobytes() for r in rows]
+        keys, lens = [r.tobytes() for r in ids.cpu().numpy()], (~mask).sum(1).tolist()
+        out = torch.zeros(*ids.shape, self.d_in)
         new = [i for i, k in enumerate(keys) if k not in self.memo]
+        for i, k in enumerate(keys):
+            if k in self.memo: out[i, :lens[i]] = self.memo[k].float()       # (read before this call's rows evict any)
         if new:
             with torch.no_grad(): h = self._hidden(ids[new], mask[new]).float().cpu()
             for j, i in enumerate(new):
+                v = h[j, :lens[i]].half()
+                out[i, :lens[i]] = v.float()
                 if len(self.memo) >= self.memo_max: del self.memo[next(iter(self.memo))]
-                self.memo[keys[i]] = h[j, :lens[i]].half()
-        out = torch.zeros(*ids.shape, self.d_in)
-        for i, k in enumerate(keys):
-            v = self.memo.get(k)
-            if v is None: v = self._hidden(ids[i:i+1], mask[i:i+1])[0, :lens[i]].detach().float().cpu()   # (evicted in this call)
-            out[i, :len(v)] = v.float()
+                self.memo[keys[i]] = v
         return out.to(ids.device)
 
     def forward(self, ids:torch.Tensor) -> tuple:
@@ -444,8 +443,6 @@ class SubwordTokenizer:
         "Tokens of each row of `ids`, padding dropped."
         return [[self.tok.id_to_token(i) for i in row if i != self.pad_id] for row in torch.as_tensor(ids).tolist()]
     def to_dict(self) -> dict: return dict(kind='subword', name=self.name)
-    def __getstate__(self): return dict(name=self.name)
-    def __setstate__(self, d): self.__init__(d['name'])
 
 def text_tokenizer(text_model:str='words', # 'words' (`WordTokenizer`, fitted on the training texts) or a name in `text_models`
                    min_freq:int=1, # `WordTokenizer`: keep words seen at least this often

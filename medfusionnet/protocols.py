@@ -26,7 +26,7 @@ from .risk import RiskStratifier, level_table, calibration_report
 # %% auto #0
 __all__ = ['ABLATIONS', 'TABULAR', 'TEXT', 'LATE_PARTS', 'LATE_MFN_PARTS', 'LATE', 'tabular_baseline', 'MultiLabelTabular',
            'MultiLabelText', 'permute_patient_labels', 'cv_model_names', 'late_parts', 'check_model',
-           'check_cv_request', 'check_labels', 'needs_images', 'run_cv', 'cv_summary', 'cv_risk_summary']
+           'check_cv_request', 'check_labels', 'needs_images', 'cv_splits', 'run_cv', 'cv_summary', 'cv_risk_summary']
 
 # %% ../nbs/06_protocols.ipynb #3f0be616
 def tabular_baseline(name:str, seed:int=0):
@@ -312,6 +312,16 @@ def _load_unit(fn:Path, te, cache:dict, m:str) -> tuple:
     return Pva, Pte, secs
 
 # %% ../nbs/06_protocols.ipynb #fe397ea4
+def cv_splits(df:pd.DataFrame, schema:DatasetSchema, n_splits:int=5, n_repeats:int=1, seed:int=0,
+              inner_valid:float=0.2): # fraction of each training fold's patients held out (0: validate on the training rows)
+    "`run_cv`'s splits: `(repeat, fold, inner_train, inner_valid, test)` row positions, patients disjoint (checked)."
+    groups = df[schema.group_col].to_numpy()
+    for r, f, tr, te in multilabel_group_kfold(df, schema, n_splits=n_splits, n_repeats=n_repeats, seed=seed):
+        inner = patient_split(df.iloc[tr], schema, valid=inner_valid, test=0.0, seed=seed + 100 * r + f) if inner_valid else None
+        itr, iva = (tr[inner['train']], tr[inner['valid']]) if inner else (tr, tr)
+        check_disjoint(groups, itr, iva, te, names=['inner train', 'inner valid', 'test'])
+        yield r, f, itr, iva, te
+
 def run_cv(df:pd.DataFrame, # the table
            schema:DatasetSchema, # its schema
            models=('lr', 'gb', 'rf'), # names from `cv_model_names()`: tabular and text ('tfidf') baselines, 'medfusionnet', its ablations, 'densenet121', 'late', 'late-mfn'
@@ -350,10 +360,7 @@ def run_cv(df:pd.DataFrame, # the table
     fold_rows, times, late_w, gates, resumed = [], {m: 0. for m in models}, {}, [], 0
     groups = df[schema.group_col].to_numpy()
     Yall = schema.labels(df)
-    for r, f, tr, te in multilabel_group_kfold(df, schema, n_splits=n_splits, n_repeats=n_repeats, seed=seed):
-        inner = patient_split(df.iloc[tr], schema, valid=inner_valid, test=0.0, seed=seed + 100 * r + f) if inner_valid else None
-        itr, iva = (tr[inner['train']], tr[inner['valid']]) if inner else (tr, tr)
-        check_disjoint(groups, itr, iva, te, names=['inner train', 'inner valid', 'test'])
+    for r, f, itr, iva, te in cv_splits(df, schema, n_splits, n_repeats, seed, inner_valid):
         cache = {}
         for m in models:
             fn = ck/f'r{r}-f{f}-{m}.npz' if ck is not None else None
