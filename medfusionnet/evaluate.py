@@ -14,7 +14,8 @@ from .core import MedFusionNetError, known, known_rows, wants_progress, Progress
 
 # %% auto #0
 __all__ = ['undefined_reason', 'defined_labels', 'choose_threshold', 'binary_metrics', 'evaluate_predictions',
-           'choose_thresholds', 'simplex_grid', 'blend_weights', 'format_ci', 'plot_roc_pr']
+           'choose_thresholds', 'simplex_grid', 'blend_weights', 'paired_macro_difference', 'guarded_blend_weights',
+           'format_ci', 'plot_roc_pr']
 
 # %% ../nbs/02b_evaluate.ipynb #ed9855fe
 def undefined_reason(y, # one label's 0/1 values (NaN = unknown)
@@ -214,6 +215,52 @@ def blend_weights(Y, # n x K validation labels (0/1, NaN = unknown)
     elif not shared:
         for k, sc in scores.items(): W[:, k] = grid[int(np.argmax(np.round(sc, 12)))]
     return W
+
+# %% ../nbs/02b_evaluate.ipynb #4b1e0d05
+def paired_macro_difference(Y, # n x K labels (0/1, NaN = unknown)
+                            Pa, # n x K scores of model a
+                            Pb, # n x K scores of model b
+                            groups=None, # patient id per row (default: each row its own patient)
+                            n_boot:int=1000, # patient resamples
+                            seed:int=0, # seeds the resampling
+                           ) -> tuple:
+    "`(difference, boots)`: macro AUROC of a minus b over the labels defined on the rows, and the same on `n_boot` patient resamples (NaN where no label is defined)."
+    Y, Pa, Pb = np.asarray(Y, float), np.asarray(Pa, float), np.asarray(Pb, float)
+    groups = np.arange(len(Y)) if groups is None else np.asarray(groups)
+    ok = known(Y)
+    def macro(rows):
+        out = []
+        for k in range(Y.shape[1]):
+            m = rows[ok[rows, k]]
+            y = Y[m, k]
+            if 0 < y.sum() < len(y): out.append(_rank_auroc_ap(y, Pa[m, k])[0] - _rank_auroc_ap(y, Pb[m, k])[0])
+        return float(np.mean(out)) if out else np.nan
+    members, rng = _group_index(groups), np.random.default_rng(seed)
+    boots = np.array([macro(np.concatenate([members[i] for i in rng.choice(len(members), len(members))])) for _ in range(n_boot)])
+    return macro(np.arange(len(Y))), boots
+
+def guarded_blend_weights(Y, # n x K validation labels (0/1, NaN = unknown)
+                          U, # n x M x K scores of the M models
+                          reference:int=0, # the model kept unless the blend is reliably better
+                          groups=None, # patient id per row (default: each row its own patient)
+                          level:float=0.95, # share of patient resamples in which the blend must beat the reference
+                          n_boot:int=500, # patient resamples
+                          step:float=0.1, # grid step of the weights
+                          seed:int=0, # seeds the resampling
+                         ) -> tuple:
+    "`(W, info)`: the shared `blend_weights` (M x K) if they beat model `reference` alone on >= `level` of patient resamples, else `reference` alone."
+    Y, U = np.asarray(Y, float), np.asarray(U, float)
+    M, K = U.shape[1:]
+    ref = np.zeros((M, K)); ref[reference] = 1.
+    prop = blend_weights(Y, U, step, shared=True)
+    info = dict(reference=int(reference), proposed=prop[:, 0].tolist(), gain=0., p_better=np.nan, kept=False)
+    if np.allclose(prop, ref): return ref, info
+    rows = ~np.isnan(U).any((1, 2))                                 # (the rows every model scores, as the choice compares them)
+    g = None if groups is None else np.asarray(groups)[rows]
+    d, boots = paired_macro_difference(Y[rows], np.einsum('nmk,mk->nk', U[rows], prop), U[rows, reference], g, n_boot, seed)
+    p = float(np.mean(boots[~np.isnan(boots)] > 0)) if (~np.isnan(boots)).any() else 0.
+    info.update(gain=d, p_better=p, kept=p >= level)
+    return (prop if p >= level else ref), info
 
 # %% ../nbs/02b_evaluate.ipynb #09e85287
 def format_ci(res:pd.DataFrame, metrics=('auroc', 'auprc'), digits:int=3) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from fastai.callback.fp16 import MixedPrecision
 from .core import (MedFusionNetError, TrainingError, project_root, atomic_path, write_json_atomic, values_sha1, DataWarning,
                                rank_zero_first, wants_progress, ProgressLine, known)
 from .data import DatasetSchema
-from .evaluate import defined_labels, blend_weights
+from .evaluate import defined_labels, blend_weights, guarded_blend_weights
 from .model import create_model, baseline_models
 from .fusion_data import *
 from .losses import *
@@ -169,8 +169,11 @@ def fit_route_weights(model:nn.Module, # a gated MedFusionNet (`fusion='gated'`)
                       dl, # its validation batches (unshuffled, labels last)
                       step:float=0.1, # grid step of the weights
                       shared:bool=False, # one weight vector for every label (best validation macro AUROC) instead of one per label
+                      guard:float|None=None, # keep the reference head alone unless the shared blend beats it on this share of patient resamples (implies `shared`)
+                      groups=None, # patient id per validation row, in `dl`'s order (for the guard; default: each row its own patient)
+                      seed:int=0, # seeds the guard's resampling
                      ) -> np.ndarray:
-    "Set a gated model's head weights to the grid point with the best validation AUROC (per label, or macro if `shared`); returns them (M x K)."
+    "Set a gated model's head weights to the grid point with the best validation AUROC (per label, or macro if `shared`, guarded if `guard`); returns them (M x K)."
     heads, ys, was = {m: [] for m in model.modalities}, [], model.training
     model.eval()
     try:
@@ -182,7 +185,12 @@ def fit_route_weights(model:nn.Module, # a gated MedFusionNet (`fusion='gated'`)
     finally: model.train(was)
     mods = [m for m in model.modalities if heads[m]]
     U, Y = torch.stack([torch.cat(heads[m]) for m in mods], 1).numpy(), torch.cat(ys).numpy()   # (n, M, K), (n, K)
-    W = blend_weights(Y, U, step, shared)     # (rows without a modality are left out: they are no comparison)
+    if guard is None: W = blend_weights(Y, U, step, shared)     # (rows without a modality are left out: they are no comparison)
+    else:
+        if groups is not None and len(groups) != len(Y): raise ValueError(f"groups: {len(groups)} ids for {len(Y)} validation rows")
+        ref = mods.index('image') if 'image' in mods else int(np.argmax(blend_weights(Y, U, 1., shared=True)[:, 0]))   # (step 1: the single heads)
+        W, info = guarded_blend_weights(Y, U, ref, groups, guard, step=step, seed=seed)
+        model.route_guard = {**info, 'reference': mods[ref], 'modalities': mods, 'level': guard}
     with torch.no_grad():
         idx = [model.modalities.index(m) for m in mods]
         logits = torch.log(torch.as_tensor(W, dtype=model.route_logits.dtype) + 1e-6) / model.route_scale
@@ -299,8 +307,12 @@ def fit_fusion(df:pd.DataFrame, # the table
         log = [HistoryLogger(append=start > 0)] if not rank_distrib() else []
         with distributed_context(learn):
             learn.fit_one_cycle(s.epochs, s.lr, start_epoch=start, cbs=log + list(cbs or []))
-    if getattr(net, 'fusion', None) == 'gated' and s.route_weights in ('valid', 'valid-shared') and defined:
-        fit_route_weights(get_model(learn.model), dls.valid, shared=s.route_weights == 'valid-shared')
+    if getattr(net, 'fusion', None) == 'gated' and s.route_weights in ('valid', 'valid-shared', 'valid-guarded') and defined:
+        g = df.iloc[valid_idx][schema.group_col].to_numpy() if schema.group_col else None
+        fit_route_weights(get_model(learn.model), dls.valid, shared=s.route_weights != 'valid', groups=g, seed=s.seed,
+                          guard=0.95 if s.route_weights == 'valid-guarded' else None)
+        if (rg := getattr(get_model(learn.model), 'route_guard', None)) is not None and not rank_distrib():
+            config['route_guard'] = rg; write_json_atomic(config, run_dir/'config.json', indent=1, default=str)
     res = FusionResult(learn, prep, config, _history(learn, run_dir), run_dir)
     if not rank_distrib(): save_fusion(res, run_dir/'model')
     return res

@@ -29,7 +29,7 @@ class TrainSettings:
     fusion:Literal['auto', 'attention', 'gated', 'concat']='auto' # MedFusionNet fusion: auto = chosen from the modalities (see `resolve`); attention = transformer over all tokens; gated = a head per modality + the transformer as a gated residual; concat = pool each modality + concatenate
     patience:int|None=None # early stopping patience in epochs on the validation macro AUROC (default: off)
     unimodal_loss:float|None=None # MedFusionNet: add this weight x the loss of a head per modality (deep supervision; 0: off; default: 1 with heads='own', else 0)
-    route_weights:Literal['auto', 'train', 'valid', 'valid-shared']='auto' # gated fusion: the heads' per-label weights as trained, or chosen on the validation rows after training (per label, or one for all labels); auto: valid-shared with heads='own', else train
+    route_weights:Literal['auto', 'train', 'valid', 'valid-shared', 'valid-guarded']='auto' # gated fusion: the heads' per-label weights as trained, or chosen on the validation rows after training (per label, one for all labels, or one for all labels kept only if it beats the image head alone on 95% of patient resamples); auto: valid-guarded with heads='own' and an image, valid-shared with heads='own', else train
     heads:Literal['auto', 'joint', 'own']='auto' # gated fusion: 'joint' trains the modality heads through their weighted sum; 'own' trains each on its own loss only (the sum takes them detached, and only the image head trains the image trunk); auto: 'own' for an image with other modalities, else 'joint'
     modality_dropout:float=0. # MedFusionNet: hide each modality of a training row with this chance (0: off)
     augment:bool=True # augment the training images (rotation, zoom, lighting)
@@ -75,7 +75,7 @@ class TrainSettings:
         if heads == 'own' and fusion != 'gated': raise MedFusionNetError(f"--heads own is for gated fusion (this model: {fusion})")
         if heads == 'own' and self.unimodal_loss == 0: raise MedFusionNetError("--heads own trains each head on its own loss: --unimodal-loss must be above 0")
         uni = (1. if heads == 'own' else 0.) if self.unimodal_loss is None else self.unimodal_loss
-        rw = ('valid-shared' if heads == 'own' else 'train') if self.route_weights == 'auto' else self.route_weights
+        rw = (('valid-guarded' if 'image' in mods else 'valid-shared') if heads == 'own' else 'train') if self.route_weights == 'auto' else self.route_weights
         return dataclasses.replace(self, fusion=fusion, stage1=stage1, heads=heads, unimodal_loss=uni, route_weights=rw)
 
     @classmethod
