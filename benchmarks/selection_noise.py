@@ -5,8 +5,9 @@ runs/bench/cxr-sample-auto-5x3/checkpoints/ (validation and test probabilities o
 repeats) and scores, on each test fold, blends of the two models' probabilities chosen in different ways:
   - fixed weights of the image model (1.0 = the image model alone; no choice is made from the data);
   - chosen on that fold's inner validation patients, as `late-mfn` and gated fusion's `route_weights` do: per label
-    (best AUROC), one weight for all labels (best macro AUROC: 'valid-shared'), the better single model, and one weight
-    by validation log loss.
+    (best AUROC), one weight for all labels (best macro AUROC: 'valid-shared'), that weight kept only when it beats the
+    image model alone on 95% of patient resamples of the validation rows ('valid-guarded', the default since issue 13's
+    third session), the better single model, and one weight by validation log loss.
 Stores benchmarks/results/selection_noise.json: per fold the test macro AUROC (12 labels with >= 20 positives) of
 each rule minus the image model alone, and how often validation ranked the two models the wrong way round.
 
@@ -18,7 +19,7 @@ import numpy as np, pandas as pd
 ROOT = Path(__file__).resolve().parent.parent; sys.path.insert(0, str(ROOT))
 from medfusionnet.datasets import load_dataset
 from medfusionnet.protocols import cv_splits
-from medfusionnet.evaluate import blend_weights, evaluate_predictions
+from medfusionnet.evaluate import blend_weights, guarded_blend_weights, evaluate_predictions
 
 RUN = ROOT/'runs'/'bench'/'cxr-sample-auto-5x3'
 OUT = ROOT/'benchmarks'/'results'/'selection_noise.json'
@@ -58,12 +59,15 @@ def main():
             row['valid: per label'] = test(blend_weights(Y[va], U)) - base
             Ws = blend_weights(Y[va], U, shared=True)
             row['valid: one weight'] = test(Ws) - base
+            Wg, g = guarded_blend_weights(Y[va], U, 0, df.iloc[va][sc.group_col].to_numpy(), 0.95)
+            row['valid: one weight, guarded'] = test(Wg) - base
             va_img, va_tab = macro(Y[va], Vi, allk), macro(Y[va], Vt, allk)
             row['valid: better single model'] = test(np.array([1., 0.]) if va_img >= va_tab else np.array([0., 1.])) - base
             wl = min(GRID, key=lambda w: logloss(Y[va], w * Vi + (1 - w) * Vt))
             row['valid: one weight by log loss'] = test(np.array([wl, 1 - wl])) - base
             row.update(valid_auroc_image=va_img, valid_auroc_tabular=va_tab, test_auroc_tabular=macro(Y[te], Tt, L20),
-                       weight_one=float(Ws[0, 0]), weight_logloss=float(wl))
+                       weight_one=float(Ws[0, 0]), weight_logloss=float(wl),
+                       guard_p_better=g['p_better'], guard_kept=bool(g['kept']))
             rows.append(row)
     t = pd.DataFrame(rows)
     rules = [c for c in t.columns if c.startswith(('fixed', 'valid:'))]

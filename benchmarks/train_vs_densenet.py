@@ -25,25 +25,6 @@ def run(cmd, out):
     return json.loads((out/'metrics.json').read_text()), time.time() - t
 
 
-def paired_macro_difference(Y, Pa, Pb, groups, n_boot=1000, seed=0):
-    "Macro AUROC of a minus b on the test rows, and its 95% CI from resampling patients (labels defined in every resample's draw)."
-    from sklearn.metrics import roc_auc_score
-    from medfusionnet.core import known
-
-    def macro(rows):
-        out = []
-        for k in range(Y.shape[1]):
-            m = rows[known(Y[rows, k])]
-            y = Y[m, k]
-            if 0 < y.sum() < len(y): out.append(roc_auc_score(y, Pa[m, k]) - roc_auc_score(y, Pb[m, k]))
-        return np.mean(out) if out else np.nan
-
-    pats = pd.unique(groups); idx = {p: np.flatnonzero(groups == p) for p in pats}
-    rng = np.random.default_rng(seed)
-    boots = [macro(np.concatenate([idx[p] for p in rng.choice(pats, len(pats))])) for _ in range(n_boot)]
-    return macro(np.arange(len(Y))), np.nanpercentile(boots, [2.5, 97.5])
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--dataset', default='nih-cxr14-sample')
@@ -51,6 +32,7 @@ def main():
     ap.add_argument('--out', default='benchmarks/results/train_vs_densenet.json')
     a = ap.parse_args()
     from medfusionnet.datasets import load_dataset
+    from medfusionnet.evaluate import paired_macro_difference
     runs = ROOT/a.runs
     ours, t_ours = run(['train', '--dataset', a.dataset], runs/f'train-default-{a.dataset}')
     dn, t_dn = run(['train', '--dataset', a.dataset, '--model', 'densenet121'], runs/f'train-densenet121-{a.dataset}')
@@ -60,7 +42,8 @@ def main():
     rows = df.set_index(df[sc.id_col].astype(str)).loc[P['default'][sc.id_col].astype(str)]
     Y, g = sc.labels(rows), rows[sc.group_col].to_numpy()
     prob = lambda k: P[k][[f'prob_{l}' for l in sc.label_cols]].to_numpy()
-    diff, ci = paired_macro_difference(Y, prob('default'), prob('densenet121'), g)
+    diff, boots = paired_macro_difference(Y, prob('default'), prob('densenet121'), g, n_boot=1000)
+    ci = np.nanpercentile(boots, [2.5, 97.5])
     fmt = lambda m: f"{m['macro']['auroc']:.3f} [{m['macro']['auroc_lo']:.3f}-{m['macro']['auroc_hi']:.3f}]"
     fusion = ours['model'].get('model_kwargs', {}).get('fusion')
     print(f"{a.dataset}, test patients: {ours['protocol']['test']['patients']} ({ours['protocol']['test']['rows']} rows)")

@@ -126,6 +126,9 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
         tr = train_run(df, sc, out/'run', ts, n_boot=s['n_boot'])
     times['train'] = time.time() - t
     res, strat, sp = tr.result, tr.stratifier, tr.split
+    dec = res.config.get('fallback_decision')
+    fres = (res.candidates or {}).get('fused', res)        # modality-level explanations: the fused model (also when not kept)
+    tag = '' if fres is res else ' (of the fused candidate, which was not kept)'
     m, cal, lt = tr.headline_tables
     test = tr.metrics['test']
     met = pd.DataFrame({l: {'positives': int(sc.labels(df.iloc[sp['test']])[:, i].sum()), 'AUROC': ci_text(test['metrics'][l], 'auroc'),
@@ -135,6 +138,9 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     figs = out/'run'/'figures'
     md += [f"### One trained model, test patients ({test['patients']} patients, {test['rows']} rows)", '',
            "Trained on 60% of the patients; thresholds, calibration and risk cut-offs fitted on 20%; scored on the other 20%.", '',
+           *([f"Model kept: **{dec['kept']}** (`fallback='image'`: validation macro AUROC fused {dec['valid_macro_auroc']['fused']:.3f}, "
+              f"image-only {dec['valid_macro_auroc']['image-only']:.3f}; the fused model was better on "
+              f"{np.nan_to_num(dec['p_better']):.0%} of patient resamples of the validation patients, {dec['level']:.0%} needed).", ''] if dec else []),
            md_table(met), '', f"![ROC and PR curves]({_rel(figs/'roc_pr_test.png', out.parent)})", '',
            "**Calibration** (fitted on validation, measured on test): Brier score and expected calibration error", '',
            md_table(cal[['brier_before', 'brier_after', 'ece_before', 'ece_after']].astype(float), '.4f'), '',
@@ -177,21 +183,21 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
             md += ['', f"Top SHAP features for {k} (logit): " + ', '.join(
                 f"{f['feature']}={'missing' if f['value'] is None else format(f['value'], 'g')} ({f['shap']:+.3f})" for f in d['top_features'][k][:5])]
         md += [''] + [f"![{k}]({_rel(out/'explain'/Path(v).name, out.parent)})" for k, v in d['figures'].items()] + ['']
-    inputs = I.fusion_inputs(res.prep, df, sp['test'][:200])
-    ms = I.modality_shapley(res.model, inputs)
+    inputs = I.fusion_inputs(fres.prep, df, sp['test'][:200])
+    ms = I.modality_shapley(fres.model, inputs)
     if len(ms['players']) > 1:
-        md += ["**Which modality carries each label** (exact Shapley values over modalities, mean over test patients):", '',
+        md += [f"**Which modality carries each label**{tag} (exact Shapley values over modalities, mean over test patients):", '',
                f"![modality Shapley]({_rel(_save(I.plot_modality_shapley(ms, labels), out/'modality_shapley.png'), out.parent)})", '']
-    if getattr(res.model, 'label_queries', False):
-        A = I.label_self_attention(res.model, inputs)
+    if getattr(fres.model, 'label_queries', False):
+        A = I.label_self_attention(fres.model, inputs)
         C = I.label_cooccurrence(sc.labels(df.iloc[sp['train']]))
         md += ["**Label dependencies**: learned label-query attention beside the training labels' co-occurrence P(column | row):", '',
                f"![labels]({_rel(_save(I.plot_label_dependencies(A, C, labels), out/'label_dependencies.png'), out.parent)})", '']
-    if res.prep.n_num or res.prep.cat_levels_:
+    if fres.prep.n_num or fres.prep.cat_levels_:
         shap_rows = sp['test'][:s['n_shap']]
-        e = I.tabular_shap(res.model, res.prep, df, shap_rows, background=df.iloc[sp['train']], seed=seed)
+        e = I.tabular_shap(fres.model, fres.prep, df, shap_rows, background=df.iloc[sp['train']], seed=seed)
         k = labels[int(np.argmax(sc.labels(df.iloc[sp['train']]).sum(0)))]
-        md += [f"**SHAP of the clinical features** for {k} over {len(shap_rows)} test patients (logit scale):", '',
+        md += [f"**SHAP of the clinical features**{tag} for {k} over {len(shap_rows)} test patients (logit scale):", '',
                f"![SHAP]({_rel(_save(I.plot_shap_beeswarm(e, k), out/'shap_beeswarm.png'), out.parent)})", '']
     times['explain'] = time.time() - t
     md += [f"Time: " + ', '.join(f"{k} {v:.0f} s" for k, v in times.items()) + '.', '']

@@ -20,7 +20,7 @@ from fastai.callback.fp16 import MixedPrecision
 from .core import (MedFusionNetError, TrainingError, project_root, atomic_path, write_json_atomic, values_sha1, DataWarning,
                                rank_zero_first, wants_progress, ProgressLine, known)
 from .data import DatasetSchema
-from .evaluate import defined_labels, blend_weights, guarded_blend_weights
+from .evaluate import defined_labels, blend_weights, guarded_blend_weights, evaluate_predictions
 from .model import create_model, baseline_models
 from .fusion_data import *
 from .losses import *
@@ -206,6 +206,7 @@ class FusionResult:
     config: dict # the settings it was trained with
     history: pd.DataFrame # one row per epoch: losses and validation metrics
     run_dir: Path|None = None # where the checkpoints, log and saved model are
+    candidates: dict|None = None # with `fallback='image'`: both models trained, {'fused': ..., 'image-only': ...} (this result is one of them)
     @property
     def model(self) -> nn.Module: return self.learn.model
     @property
@@ -217,7 +218,7 @@ def default_run_dir(name:str) -> Path:
 
 _RESUME_KEYS = ('dataset', 'labels', 'model', 'modalities', *(k for k in TrainSettings.record_names() if k not in ('compile', 'workers')),
                 'keep_best', 'model_kwargs', 'train_ids_sha1', 'valid_ids_sha1')   # a run continues only with all of these unchanged
-_RECORD_DEFAULTS = {**TrainSettings().record(), 'route_weights': 'train', 'heads': 'joint'}   # (what a run saved before a setting existed had)
+_RECORD_DEFAULTS = {**TrainSettings().record(), 'route_weights': 'train', 'heads': 'joint', 'fallback': 'none'}   # (what a run saved before a setting existed had)
 
 def _history(learn:Learner, run_dir:Path) -> pd.DataFrame:
     "The training log: `history.csv` (rank 0), else the recorder's values of this fit."
@@ -244,6 +245,7 @@ def fit_fusion(df:pd.DataFrame, # the table
     "Fit the preprocessing on the training rows, build the model, train it one-cycle with a checkpoint every epoch; resumable."
     s, model_kwargs = TrainSettings.split(settings, **kwargs)
     s.check()
+    given = dict(settings=s, model_kwargs=dict(model_kwargs), keep_best=keep_best)    # (for the image-only model of `fallback='image'`)
     train_idx, valid_idx = np.asarray(train_idx), np.asarray(valid_idx)
     model, baseline = s.model, s.model in baseline_models
     if baseline and modalities is None: modalities = ('image',)
@@ -314,8 +316,29 @@ def fit_fusion(df:pd.DataFrame, # the table
         if (rg := getattr(get_model(learn.model), 'route_guard', None)) is not None and not rank_distrib():
             config['route_guard'] = rg; write_json_atomic(config, run_dir/'config.json', indent=1, default=str)
     res = FusionResult(learn, prep, config, _history(learn, run_dir), run_dir)
+    if s.fallback == 'image' and defined:
+        res = _image_fallback(res, df, schema, train_idx, valid_idx, dataclasses.replace(given['settings'], fallback='none'),
+                              given['model_kwargs'], run_dir, dict(resume=resume, keep_best=given['keep_best'], cache_folder=cache_folder, cbs=cbs))
     if not rank_distrib(): save_fusion(res, run_dir/'model')
     return res
+
+def _image_fallback(fused:FusionResult, df, schema, train_idx, valid_idx, settings:TrainSettings, model_kwargs:dict, run_dir:Path,
+                    fit_kwargs:dict, level:float=0.95) -> FusionResult:
+    "Train the image-only model with the same settings (in `run_dir/image-only`); keep the fused model only if it beats it on `level` of patient resamples of the validation rows."
+    img = fit_fusion(df, schema, train_idx, valid_idx, settings, modalities=('image',), run_dir=run_dir/'image-only', **fit_kwargs, **model_kwargs)
+    Yv = schema.labels(df.iloc[valid_idx])
+    U = np.stack([predict_fusion(img, df, valid_idx), predict_fusion(fused, df, valid_idx)], 1)
+    g = df.iloc[valid_idx][schema.group_col].to_numpy() if schema.group_col else None
+    _, info = guarded_blend_weights(Yv, U, 0, g, level, step=1., seed=settings.seed)     # (step 1: one model or the other)
+    macro = lambda P: float(evaluate_predictions(Yv, P, list(schema.label_cols), n_boot=0).loc['macro', 'auroc'])
+    d = dict(kept='fused' if info['kept'] else 'image-only', level=level, p_better=info['p_better'],
+             valid_macro_auroc={'fused': macro(U[:, 1]), 'image-only': macro(U[:, 0])}, image_run=str(run_dir/'image-only'))
+    for r in (fused, img): r.config['fallback_decision'] = d
+    if not rank_distrib():
+        write_json_atomic(fused.config, run_dir/'config.json', indent=1, default=str)
+        if not info['kept']: save_fusion(fused, run_dir/'fused-model')          # (the candidate that was not kept, for a look)
+    chosen = fused if info['kept'] else img
+    return dataclasses.replace(chosen, run_dir=run_dir, candidates={'fused': fused, 'image-only': img})
 
 # %% ../nbs/05e_learner.ipynb #fcfea1fc
 def predict_fusion(result:FusionResult, df:pd.DataFrame,

@@ -243,7 +243,10 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
             extra.setdefault('run_dir', d)
             res = fit_fusion(df, schema, tr, va, s, **extra)
             out = predict_fusion(res, df, va), predict_fusion(res, df, te)
-            if getattr(res.model, 'fusion', None) == 'gated': cache[f'gates:{model}'] = res.model.fusion_weights(schema.label_cols)
+            if getattr(res.model, 'fusion', None) == 'gated':
+                gw = cache[f'gates:{model}'] = res.model.fusion_weights(schema.label_cols)
+                if d := res.config.get('fallback_decision'):       # `fallback='image'`: which model was kept, and the evidence
+                    gw['fused_kept'], gw['fallback_p_better'] = float(d['kept'] == 'fused'), float(d['p_better'])
     cache[model] = out
     return out
 

@@ -31,6 +31,7 @@ class TrainSettings:
     unimodal_loss:float|None=None # MedFusionNet: add this weight x the loss of a head per modality (deep supervision; 0: off; default: 1 with heads='own', else 0)
     route_weights:Literal['auto', 'train', 'valid', 'valid-shared', 'valid-guarded']='auto' # gated fusion: the heads' per-label weights as trained, or chosen on the validation rows after training (per label, one for all labels, or one for all labels kept only if it beats the image head alone on 95% of patient resamples); auto: valid-guarded with heads='own' and an image, valid-shared with heads='own', else train
     heads:Literal['auto', 'joint', 'own']='auto' # gated fusion: 'joint' trains the modality heads through their weighted sum; 'own' trains each on its own loss only (the sum takes them detached, and only the image head trains the image trunk); auto: 'own' for an image with other modalities, else 'joint'
+    fallback:Literal['auto', 'image', 'none']='auto' # image: with an image and other modalities, also train the image-only model (same settings) and keep it unless the fused model beats it on 95% of patient resamples of the validation rows (twice the training); auto: image with heads='own', else none
     modality_dropout:float=0. # MedFusionNet: hide each modality of a training row with this chance (0: off)
     augment:bool=True # augment the training images (rotation, zoom, lighting)
     text_len:int=64 # word ids per text (longer texts are cut)
@@ -76,7 +77,10 @@ class TrainSettings:
         if heads == 'own' and self.unimodal_loss == 0: raise MedFusionNetError("--heads own trains each head on its own loss: --unimodal-loss must be above 0")
         uni = (1. if heads == 'own' else 0.) if self.unimodal_loss is None else self.unimodal_loss
         rw = (('valid-guarded' if 'image' in mods else 'valid-shared') if heads == 'own' else 'train') if self.route_weights == 'auto' else self.route_weights
-        return dataclasses.replace(self, fusion=fusion, stage1=stage1, heads=heads, unimodal_loss=uni, route_weights=rw)
+        fb = ('image' if heads == 'own' and 'image' in mods else 'none') if self.fallback == 'auto' else self.fallback
+        if fb == 'image' and not ('image' in mods and len(mods) > 1):
+            raise MedFusionNetError(f"--fallback image keeps the image-only model when fusion does not help: it needs an image and another modality (this model: {sorted(mods)})")
+        return dataclasses.replace(self, fusion=fusion, stage1=stage1, heads=heads, unimodal_loss=uni, route_weights=rw, fallback=fb)
 
     @classmethod
     def record_names(cls) -> tuple: return tuple(cls().record())
