@@ -7,7 +7,8 @@ repeats) and scores, on each test fold, blends of the two models' probabilities 
   - chosen on that fold's inner validation patients, as `late-mfn` and gated fusion's `route_weights` do: per label
     (best AUROC), one weight for all labels (best macro AUROC: 'valid-shared'), that weight kept only when it beats the
     image model alone on 95% of patient resamples of the validation rows ('valid-guarded', the default since issue 13's
-    third session), the better single model, and one weight by validation log loss.
+    third session), per label with the same guard on each label's AUROC (not a package rule: measured here), the
+    better single model, and one weight by validation log loss.
 Stores benchmarks/results/selection_noise.json: per fold the test macro AUROC (12 labels with >= 20 positives) of
 each rule minus the image model alone, and how often validation ranked the two models the wrong way round.
 
@@ -19,7 +20,7 @@ import numpy as np, pandas as pd
 ROOT = Path(__file__).resolve().parent.parent; sys.path.insert(0, str(ROOT))
 from medfusionnet.datasets import load_dataset
 from medfusionnet.protocols import cv_splits
-from medfusionnet.evaluate import blend_weights, guarded_blend_weights, evaluate_predictions
+from medfusionnet.evaluate import blend_weights, guarded_blend_weights, evaluate_predictions, paired_macro_difference
 
 RUN = ROOT/'runs'/'bench'/'cxr-sample-auto-5x3'
 OUT = ROOT/'benchmarks'/'results'/'selection_noise.json'
@@ -28,6 +29,17 @@ GRID = np.round(np.arange(0, 1.0001, 0.1), 2)
 def macro(Y, P, idx):
     "Macro AUROC over the labels `idx` (those defined in Y), as `run_cv` scores a fold."
     return float(evaluate_predictions(Y[:, idx], P[:, idx], [str(k) for k in idx], n_boot=0).loc['macro', 'auroc'])
+
+def per_label_guarded(Y, U, groups, level=0.95, n_boot=500, seed=0):
+    "Per label, the best grid weights on validation (`blend_weights`), kept only where they beat model 0 alone on that label's AUROC in `level` of patient resamples."
+    W = np.zeros(U.shape[1:]); W[0] = 1
+    prop = blend_weights(Y, U)
+    for k in range(U.shape[2]):
+        if np.allclose(prop[:, k], W[:, k]): continue
+        _, b = paired_macro_difference(Y[:, [k]], (U[:, :, k] @ prop[:, k])[:, None], U[:, 0, [k]], groups, n_boot, seed)
+        b = b[~np.isnan(b)]
+        if len(b) and np.mean(b > 0) >= level: W[:, k] = prop[:, k]
+    return W
 
 def logloss(Y, P):
     P, ok = np.clip(P, 1e-6, 1 - 1e-6), ~np.isnan(Y)
@@ -61,13 +73,16 @@ def main():
             row['valid: one weight'] = test(Ws) - base
             Wg, g = guarded_blend_weights(Y[va], U, 0, df.iloc[va][sc.group_col].to_numpy(), 0.95)
             row['valid: one weight, guarded'] = test(Wg) - base
+            Wp = per_label_guarded(Y[va], U, df.iloc[va][sc.group_col].to_numpy())
+            row['valid: per label, guarded'] = test(Wp) - base
             va_img, va_tab = macro(Y[va], Vi, allk), macro(Y[va], Vt, allk)
             row['valid: better single model'] = test(np.array([1., 0.]) if va_img >= va_tab else np.array([0., 1.])) - base
             wl = min(GRID, key=lambda w: logloss(Y[va], w * Vi + (1 - w) * Vt))
             row['valid: one weight by log loss'] = test(np.array([wl, 1 - wl])) - base
             row.update(valid_auroc_image=va_img, valid_auroc_tabular=va_tab, test_auroc_tabular=macro(Y[te], Tt, L20),
                        weight_one=float(Ws[0, 0]), weight_logloss=float(wl),
-                       guard_p_better=g['p_better'], guard_kept=bool(g['kept']))
+                       guard_p_better=g['p_better'], guard_kept=bool(g['kept']),
+                       per_label_guarded_moved=int((Wp[0] < 1).sum()))
             rows.append(row)
     t = pd.DataFrame(rows)
     rules = [c for c in t.columns if c.startswith(('fixed', 'valid:'))]

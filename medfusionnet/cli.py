@@ -101,7 +101,7 @@ def _cmd_select(a):
 # %% ../nbs/09d_cli.ipynb #287ce21a
 def _option(q, name:str, info:dict, flag:str|None=None):
     "Add one option for parameter `name` (docments `info`: anno, default, docment) to parser or group `q`."
-    anno, default, doc = info['anno'], info['default'], info['docment'] or ''
+    anno, default, doc = info['anno'], info['default'], (info['docment'] or '').replace('%', '%%')   # (argparse formats help with %)
     flag = flag or '--' + name.replace('_', '-')
     if typing.get_origin(anno) in (typing.Union, types.UnionType):
         anno = next(t for t in typing.get_args(anno) if t is not type(None))
