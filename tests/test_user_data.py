@@ -280,7 +280,7 @@ def test_an_unknown_label_cell_has_no_effect(tmp_path):
 def test_gated_fusion_cv_stores_its_weights_and_resumes_them(tmp_path):
     "cv --fusion gated writes each fold's learned per-label weights and gates; a rerun resumes them from its checkpoints."
     fn, args = own_csv(tmp_path)
-    cmd = ['cv', *args, '--models', 'medfusionnet,mfn-image', '--folds', '2', '--no-risk', '--fusion', 'gated', *FAST, '--out', tmp_path/'cv']
+    cmd = ['cv', *args, '--models', 'medfusionnet,mfn-image', '--folds', '2', '--no-risk', '--fusion', 'gated', '--fallback', 'none', *FAST, '--out', tmp_path/'cv']
     r = run_cli(*cmd)
     assert r.returncode == 0, r.stderr[-3000:]
     w = pd.read_csv(tmp_path/'cv'/'fusion_weights.csv')
