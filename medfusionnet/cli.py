@@ -147,11 +147,8 @@ def _cmd_train(a):
     r = train_run(df, sc, a.out, settings_from_args(a), **options_of(a, train_run, skip=('out',)), config=cfg)
     if r.metrics is None: return 0         # (a rank other than 0 of a run of several processes: rank 0 reports)
     m, cal, lt = r.headline_tables
-    if d := r.result.config.get('fallback_decision'):
-        v = d['valid_macro_auroc']
-        print(f"kept the {d['kept']} model: validation macro AUROC fused {v['fused']:.3f} vs image-only {v['image-only']:.3f}; "
-              f"the fused model was better on {0 if d['p_better'] != d['p_better'] else d['p_better']:.0%} of patient resamples "
-              f"({d['level']:.0%} needed; --fallback none keeps the fused model)")
+    from medfusionnet.learner import fallback_summary
+    if line := fallback_summary(r.result.config): print(f"{line}; --fallback none keeps the fused model")
     print(f"{'test' if r.headline == 'test' else 'validation'} patients: AUROC / AUPRC with 95% CIs"); print(format_ci(m).to_string())
     if cal is not None:
         print("\ncalibration (Brier, ECE) before -> after:"); print(cal.round(4).to_string())

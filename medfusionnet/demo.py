@@ -126,6 +126,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
         tr = train_run(df, sc, out/'run', ts, n_boot=s['n_boot'])
     times['train'] = time.time() - t
     res, strat, sp = tr.result, tr.stratifier, tr.split
+    from medfusionnet.learner import fallback_summary
     dec = res.config.get('fallback_decision')
     fres = (res.candidates or {}).get('fused', res)        # modality-level explanations: the fused model (also when not kept)
     tag = '' if fres is res else ' (of the fused candidate, which was not kept)'
@@ -138,9 +139,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     figs = out/'run'/'figures'
     md += [f"### One trained model, test patients ({test['patients']} patients, {test['rows']} rows)", '',
            "Trained on 60% of the patients; thresholds, calibration and risk cut-offs fitted on 20%; scored on the other 20%.", '',
-           *([f"Model kept: **{dec['kept']}** (`fallback='image'`: validation macro AUROC fused {dec['valid_macro_auroc']['fused']:.3f}, "
-              f"image-only {dec['valid_macro_auroc']['image-only']:.3f}; the fused model was better on "
-              f"{np.nan_to_num(dec['p_better']):.0%} of patient resamples of the validation patients, {dec['level']:.0%} needed).", ''] if dec else []),
+           *([f"`fallback='image'`: {fallback_summary(res.config)}.", ''] if dec else []),
            md_table(met), '', f"![ROC and PR curves]({_rel(figs/'roc_pr_test.png', out.parent)})", '',
            "**Calibration** (fitted on validation, measured on test): Brier score and expected calibration error", '',
            md_table(cal[['brier_before', 'brier_after', 'ece_before', 'ece_after']].astype(float), '.4f'), '',

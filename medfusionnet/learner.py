@@ -30,12 +30,12 @@ from .settings import TrainSettings
 
 # %% auto #0
 __all__ = ['FusionLearner', 'fusion_model', 'fusion_learner', 'largest_batch_size', 'memory_batch_size', 'distributed_context',
-           'fit_route_weights', 'FusionResult', 'default_run_dir', 'fit_fusion', 'predict_fusion', 'save_fusion',
-           'load_fusion', 'TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms',
-           'FusionDataLoaders', 'fusion_dls', 'WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss', 'make_loss',
-           'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC', 'per_label_auroc', 'epoch_seed', 'EpochSeed',
-           'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state', 'HistoryLogger', 'UnimodalLoss',
-           'ModalityDropout', 'ImageOnly', 'densenet121_baseline', 'TrainSettings']
+           'fit_route_weights', 'FusionResult', 'default_run_dir', 'fit_fusion', 'fallback_summary', 'predict_fusion',
+           'save_fusion', 'load_fusion', 'TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor',
+           'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls', 'WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss',
+           'make_loss', 'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC', 'per_label_auroc', 'epoch_seed',
+           'EpochSeed', 'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state', 'HistoryLogger',
+           'UnimodalLoss', 'ModalityDropout', 'ImageOnly', 'densenet121_baseline', 'TrainSettings']
 
 # %% ../nbs/05e_learner.ipynb #b12f875c
 _all_ = ['TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls',
@@ -321,6 +321,15 @@ def fit_fusion(df:pd.DataFrame, # the table
                               given['model_kwargs'], run_dir, dict(resume=resume, keep_best=given['keep_best'], cache_folder=cache_folder, cbs=cbs))
     if not rank_distrib(): save_fusion(res, run_dir/'model')
     return res
+
+def fallback_summary(config:dict, # a run's config (`FusionResult.config`, or a saved `config.json`)
+                    ) -> str|None:
+    "One line on `fallback='image'`'s decision (None when the run made none)."
+    d = config.get('fallback_decision')
+    if not d: return None
+    v, p = d['valid_macro_auroc'], np.nan_to_num(d['p_better'])     # (p NaN: validation ranked the image-only model first)
+    return (f"kept the {d['kept']} model: validation macro AUROC fused {v['fused']:.3f}, image-only {v['image-only']:.3f}; the fused "
+            f"model was better on {p:.0%} of patient resamples of the validation patients ({d['level']:.0%} needed)")
 
 def _image_fallback(fused:FusionResult, df, schema, train_idx, valid_idx, settings:TrainSettings, model_kwargs:dict, run_dir:Path,
                     fit_kwargs:dict, level:float=0.95) -> FusionResult:
