@@ -44,12 +44,15 @@ declare -A RUNS=(
   [iu-minilm]="--dataset iu-xray-reports --models medfusionnet,mfn-text,tfidf --folds 5 --text-model minilm"
   [iu-minilm-permuted]="--dataset iu-xray-reports --models medfusionnet,mfn-text --folds 5 --text-model minilm --permute-labels"
   [iu-minilm-own]="--dataset iu-xray-reports --models medfusionnet,tfidf --folds 5 --text-model minilm --heads own"
+  # the cross-fitted stack (issue 23): the default against its single-modality parts and their blend, same folds
+  [cxr-sample-stack]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,mfn-tabular,lr,late-mfn --folds 5"
+  [ham-stack]="--dataset ham10000-half --models medfusionnet,mfn-image,mfn-tabular,lr,late-mfn --folds 5"
 )
 ORDER=(cervical-default cervical-concat-all cervical-permuted cervical-permuted-default cxr-sample cxr-sample-unimodal cxr-sample-permuted
        cxr-sample-gated cxr-sample-gated-unimodal cxr-sample-gated-permuted cervical-gated iu-gated
        cervical-auto cervical-auto-permuted cxr-sample-auto cxr-sample-auto-permuted cxr-sample-lite0 cxr-sample-lite0-permuted iu-late iu-late-permuted
        cxr-sample-late-mfn cxr-sample-auto-5x3 cxr-sample-densenet-5x3 iu-minilm iu-minilm-permuted iu-minilm-own
-       cxr-sample-auto-shared cxr-sample-shared-5x3 cxr-sample-guarded-5x3)
+       cxr-sample-auto-shared cxr-sample-shared-5x3 cxr-sample-guarded-5x3 cxr-sample-stack ham-stack)
 names=("${@:-${ORDER[@]}}")
 for n in "${names[@]}"; do
   [[ -n "${RUNS[$n]:-}" ]] || { echo "unknown run $n (choose from ${ORDER[*]})" >&2; exit 2; }

@@ -15,7 +15,7 @@ from .data import load_csv
 from .datasets import load_dataset, load_inputs, summarise_dataset
 from fastcore.docments import docments
 from .settings import TrainSettings
-from .run import RunFolder, train_run, held_out_report, cv_run
+from .run import RunFolder, train_run, held_out_report, cv_run, missing_modality_report, _mm_records
 from .report import write_report
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)  # raised inside fastai
 
@@ -109,7 +109,9 @@ def _option(q, name:str, info:dict, flag:str|None=None):
     if anno is bool:
         if default: return q.add_argument('--no-' + flag[2:], action='store_false', **{**kw, 'help': f'turn off: {doc}'})
         return q.add_argument(flag, action='store_true', **kw)
-    if typing.get_origin(anno) is typing.Literal: kw.update(choices=list(typing.get_args(anno)))
+    if typing.get_origin(anno) is typing.Literal:
+        kw.update(choices=list(typing.get_args(anno)))
+        if not all(isinstance(v, str) for v in kw['choices']): kw['type'] = _number     # ('auto', 1, 3): numbers as numbers
     elif anno in (int, float, str): kw.update(type=anno)
     if default is not None and not (isinstance(default, str) and default in doc):
         kw['help'] = f"{doc} (default: {default})"
@@ -147,8 +149,6 @@ def _cmd_train(a):
     r = train_run(df, sc, a.out, settings_from_args(a), **options_of(a, train_run, skip=('out',)), config=cfg)
     if r.metrics is None: return 0         # (a rank other than 0 of a run of several processes: rank 0 reports)
     m, cal, lt = r.headline_tables
-    from medfusionnet.learner import fallback_summary
-    if line := fallback_summary(r.result.config): print(f"{line}; --fallback none keeps the fused model")
     print(f"{'test' if r.headline == 'test' else 'validation'} patients: AUROC / AUPRC with 95% CIs"); print(format_ci(m).to_string())
     if cal is not None:
         print("\ncalibration (Brier, ECE) before -> after:"); print(cal.round(4).to_string())
@@ -174,10 +174,15 @@ def _cmd_evaluate(a):
     if len(df) == 0: raise MedFusionNetError(f"{sc.name}: no rows of unseen patients to evaluate")
     out = run/f'evaluate-{sc.name}'
     rep, (m, cal, lt) = held_out_report(res, run.stratifier(), df, sc, np.arange(len(df)), thr, a.n_boot, 0, out, 'evaluated')
+    mm = None
+    if a.drop:
+        mm = missing_modality_report(res, run.stratifier(), df, sc, np.arange(len(df)), None if a.drop == 'each' else _csv_list(a.drop))
+        rep['missing_modality'] = _mm_records(mm)
     RunFolder(out).write_metrics(dict(dataset=sc.name, rows_of_seen_patients_included=overlap if a.include_seen else 0,
                            thresholds='from the run (chosen on its validation patients)', **rep, warnings=current_warnings(),
                            versions=versions()))
     print(format_ci(m).to_string())
+    if mm is not None: print("\nwith each modality hidden from every row: AUROC and calibration error (ECE)"); print(mm.round(3).to_string())
     if cal is not None: print("\ncalibration before -> after:"); print(cal.round(4).to_string()); print(lt.round(3).to_string())
     print(f"\nwrote {out/'metrics.json'}")
     return 0
@@ -203,11 +208,11 @@ def _table_for_prediction(a, schema:dict) -> pd.DataFrame:
     return df
 
 def _cmd_predict(a):
-    from medfusionnet.learner import predict_fusion
+    from medfusionnet.protocols import predict_model
     run = RunFolder(a.run)
     res, schema = run.load_model(), run.schema()
     df = _table_for_prediction(a, schema)
-    P = predict_fusion(res, df, image_root=a.image_root)
+    P = predict_model(res, df, image_root=a.image_root)
     if not np.isfinite(P).all(): raise MedFusionNetError("the model produced non-finite probabilities")
     out = pd.concat([df[[schema['id_col']]].reset_index(drop=True),
                      pd.DataFrame(P, columns=[f'prob_{l}' for l in res.labels])], axis=1)
@@ -306,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataset_args(e)
     e.add_argument('--include-seen', action='store_true', help='keep rows of patients the model was trained or validated on')
     e.add_argument('--n-boot', type=int, default=1000)
+    e.add_argument('--drop', help="also score with these modalities hidden, one at a time (comma-separated, or 'each'): "
+                                  "per label AUROC and calibration error beside the full input")
     e.add_argument('--strict', action='store_true', help=_STRICT_HELP); e.set_defaults(func=_cmd_evaluate)
     pr = sub.add_parser('predict', help='probabilities per label for new rows (no labels needed) as CSV',
                         description='Predict every row of a dataset or CSV: its id and prob_<label> for every label.')

@@ -1,4 +1,4 @@
-"""One entry point for every dataset the suite knows by name (`cervical`, `chestxray14`, `nih-cxr14-sample`, `iu-xray-reports`) or a CSV of your own, and a summary computed from the data itself.
+"""One entry point for every dataset the suite knows by name (`cervical`, `chestxray14`, `nih-cxr14-sample`, `iu-xray-reports`, `ham10000-half`) or a CSV of your own, and a summary computed from the data itself.
 
 Docs: https://medfusionnet.github.io/medfusionnet/datasets.html.md"""
 
@@ -9,16 +9,28 @@ from __future__ import annotations
 from pathlib import Path
 import pandas as pd
 from .core import UnknownDatasetError
+from .external import dataset_path
 from .data import load_cervical, load_chestxray14, load_csv
 from .iu_xray import load_iu_reports
 
 # %% auto #0
-__all__ = ['PRESETS', 'register_preset', 'load_dataset', 'load_inputs', 'summarise_dataset']
+__all__ = ['HAM10000_LABELS', 'PRESETS', 'load_ham10000', 'register_preset', 'load_dataset', 'load_inputs', 'summarise_dataset']
 
 # %% ../nbs/01e_datasets.ipynb #dd7b88bf
 def _chestxray14(name:str): return lambda data_dir=None, **kwargs: load_chestxray14(data_dir, name=name, **kwargs)
 
-PRESETS = {'cervical': load_cervical, 'chestxray14': _chestxray14('chestxray14'),
+HAM10000_LABELS = ['akiec', 'bcc', 'bkl', 'df', 'mel', 'nv', 'vasc', 'malignant', 'histo']
+
+def load_ham10000(data_dir=None, # folder of datasets, or the ham10000-half folder itself
+                  **kwargs, # passed to `load_csv` (e.g. label_cols=['mel', 'nv'])
+                 ) -> tuple:
+    "The `ham10000-half` dermoscopy table (colour images, age, sex, body site; 9 labels; grouped by lesion), checked against its card."
+    folder = dataset_path('ham10000-half', data_dir)
+    kw = dict(label_cols=HAM10000_LABELS, id_col='id', group_col='lesion', numeric_cols=['age'], categorical_cols=['sex', 'localization'],
+              image_col='image', image_root=folder/'images', name='ham10000-half')
+    return load_csv(folder/'ham10000.csv', **{**kw, **kwargs})
+
+PRESETS = {'cervical': load_cervical, 'ham10000-half': load_ham10000, 'chestxray14': _chestxray14('chestxray14'),
            'nih-cxr14-sample': _chestxray14('nih-cxr14-sample'), 'iu-xray-reports': load_iu_reports}
 
 def register_preset(name:str, # the name `load_dataset` and `--dataset` will take

@@ -77,7 +77,8 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     t = time.time()
     summ = summarise_dataset(name, data_dir)
     df, sc = load_dataset(name, data_dir)
-    rs = ts.resolve(sc.modalities)             # the settings 'auto' gives these modalities (fusion, stage 1, heads)
+    rs = ts.resolve(sc.modalities)             # the settings 'auto' gives these modalities (stage 1)
+    fusion = TrainSettings.fusion_for(sc.modalities)
     labels = list(sc.label_cols)
     times['data'] = time.time() - t
     md += [f"**Data**: {summ['rows']} rows, {df[sc.group_col].nunique()} patients, modalities: {', '.join(sc.modalities)}. "
@@ -96,8 +97,8 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
                                title=f"{name}: pooled out-of-fold AUROC, {s['folds']} folds"), out/'cv_forest.png')
     md += [f"### Cross-validation ({s['folds']} folds, patient-grouped, identical for every model)", '',
            "Pooled out-of-fold AUROC and AUPRC with 95% CIs from a patient bootstrap "
-           f"({s['n_boot']} resamples); `medfusionnet` is the {rs.model} variant with {rs.fusion} fusion"
-           + (f", a loss per modality (weight {rs.unimodal_loss:g}) and modality dropout {rs.modality_dropout:g}" if rs.unimodal_loss else '')
+           f"({s['n_boot']} resamples); `medfusionnet` is the default cross-fitted stack of the {rs.model} network ({fusion} fusion) "
+           f"and its single-modality candidates"
            + ".", '',
            md_table(pooled), '',
            f"![cross-validated AUROC per label]({_rel(cv_fig, out.parent)})", '']
@@ -120,16 +121,13 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
                f"macro Brier {c['brier_before']:.4f} -> {c['brier_after']:.4f}, ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}.", '',
                md_table(tab), '']
     # 2. one trained model with risk levels
-    log(f"[{name}] training MedFusionNet ({rs.model}, {rs.fusion} fusion) on a 60/20/20 patient split")
+    log(f"[{name}] training MedFusionNet ({rs.model}, {fusion} fusion) on a 60/20/20 patient split")
     t = time.time()
     with _quiet():
         tr = train_run(df, sc, out/'run', ts, n_boot=s['n_boot'])
     times['train'] = time.time() - t
     res, strat, sp = tr.result, tr.stratifier, tr.split
-    from medfusionnet.learner import fallback_summary
-    dec = res.config.get('fallback_decision')
-    fres = (res.candidates or {}).get('fused', res)        # modality-level explanations: the fused model (also when not kept)
-    tag = '' if fres is res else ' (of the fused candidate, which was not kept)'
+    fres, tag = res, ''
     m, cal, lt = tr.headline_tables
     test = tr.metrics['test']
     met = pd.DataFrame({l: {'positives': int(sc.labels(df.iloc[sp['test']])[:, i].sum()), 'AUROC': ci_text(test['metrics'][l], 'auroc'),
@@ -139,7 +137,6 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     figs = out/'run'/'figures'
     md += [f"### One trained model, test patients ({test['patients']} patients, {test['rows']} rows)", '',
            "Trained on 60% of the patients; thresholds, calibration and risk cut-offs fitted on 20%; scored on the other 20%.", '',
-           *([f"`fallback='image'`: {fallback_summary(res.config)}.", ''] if dec else []),
            md_table(met), '', f"![ROC and PR curves]({_rel(figs/'roc_pr_test.png', out.parent)})", '',
            "**Calibration** (fitted on validation, measured on test): Brier score and expected calibration error", '',
            md_table(cal[['brier_before', 'brier_after', 'ece_before', 'ece_after']].astype(float), '.4f'), '',
@@ -201,7 +198,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
     times['explain'] = time.time() - t
     md += [f"Time: " + ', '.join(f"{k} {v:.0f} s" for k, v in times.items()) + '.', '']
     shutil.copy2(out/'run'/'predictions_test.csv', out/'predictions_test.csv')
-    return dict(dataset=name, recipe={**r, 'fusion': rs.fusion, 'stage1': rs.stage1}, settings=s, summary=summ, seconds=times,
+    return dict(dataset=name, recipe={**r, 'fusion': fusion, 'stage1': rs.stage1}, settings=s, summary=summ, seconds=times,
                 cv=dict(protocol=cv['protocol'], pooled=pooled_rec),
                 cv_risk=cv_risk, test=test, risk=tr.metrics['risk'], explained=list(ex), markdown='\n'.join(md))
 

@@ -14,7 +14,7 @@ from .core import MedFusionNetError, known, known_rows, wants_progress, Progress
 
 # %% auto #0
 __all__ = ['undefined_reason', 'defined_labels', 'choose_threshold', 'binary_metrics', 'evaluate_predictions',
-           'choose_thresholds', 'simplex_grid', 'blend_weights', 'paired_macro_difference', 'guarded_blend_weights',
+           'choose_thresholds', 'simplex_grid', 'blend_weights', 'paired_macro_difference', 'NonNegativeStacker',
            'format_ci', 'plot_roc_pr']
 
 # %% ../nbs/02b_evaluate.ipynb #ed9855fe
@@ -239,28 +239,109 @@ def paired_macro_difference(Y, # n x K labels (0/1, NaN = unknown)
     boots = np.array([macro(np.concatenate([members[i] for i in rng.choice(len(members), len(members))])) for _ in range(n_boot)])
     return macro(np.arange(len(Y))), boots
 
-def guarded_blend_weights(Y, # n x K validation labels (0/1, NaN = unknown)
-                          U, # n x M x K scores of the M models
-                          reference:int=0, # the model kept unless the blend is reliably better
-                          groups=None, # patient id per row (default: each row its own patient)
-                          level:float=0.95, # share of patient resamples in which the blend must beat the reference
-                          n_boot:int=500, # patient resamples
-                          step:float=0.1, # grid step of the weights
-                          seed:int=0, # seeds the resampling
-                         ) -> tuple:
-    "`(W, info)`: the shared `blend_weights` (M x K) if they beat model `reference` alone on >= `level` of patient resamples, else `reference` alone."
-    Y, U = np.asarray(Y, float), np.asarray(U, float)
-    M, K = U.shape[1:]
-    ref = np.zeros((M, K)); ref[reference] = 1.
-    prop = blend_weights(Y, U, step, shared=True)
-    info = dict(reference=int(reference), proposed=prop[:, 0].tolist(), gain=0., p_better=np.nan, kept=False)
-    if np.allclose(prop, ref): return ref, info
-    rows = ~np.isnan(U).any((1, 2))                                 # (the rows every model scores, as the choice compares them)
-    g = None if groups is None else np.asarray(groups)[rows]
-    d, boots = paired_macro_difference(Y[rows], np.einsum('nmk,mk->nk', U[rows], prop), U[rows, reference], g, n_boot, seed)
-    p = float(np.mean(boots[~np.isnan(boots)] > 0)) if (~np.isnan(boots)).any() else 0.
-    info.update(gain=d, p_better=p, kept=p >= level)
-    return (prop if p >= level else ref), info
+# %% ../nbs/02b_evaluate.ipynb #698c0566
+def _fit_nonneg_logistic(Z, y, C:float=1.0, sample_weight=None, lower:float=0.) -> tuple:
+    "`(w, b)` of a logistic regression on `Z` (n x M) with `w >= lower` and penalty `0.5 |w|^2 / C` next to the summed log loss."
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+    sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+    def f(theta):
+        w, b = theta[:-1], theta[-1]
+        s = Z @ w + b
+        loss = -(sw * (y * log_expit(s) + (1 - y) * log_expit(-s))).sum() + 0.5 * (w @ w) / C
+        r = sw * (expit(s) - y)
+        return loss, np.append(Z.T @ r + w / C, r.sum())
+    p = np.clip(np.average(y, weights=sw), 1e-6, 1 - 1e-6)
+    x0 = np.append(np.full(Z.shape[1], max(0.1, lower)), np.log(p / (1 - p)))
+    res = minimize(f, x0, jac=True, method='L-BFGS-B', bounds=[(lower, None)] * Z.shape[1] + [(None, None)])
+    return res.x[:-1], float(res.x[-1])
+
+def _logit(P): P = np.clip(np.asarray(P, float), 1e-6, 1 - 1e-6); return np.log(P / (1 - P))
+
+_FLOOR = 1e-3   # a single candidate keeps at least this weight: its ranking, never a constant
+
+class NonNegativeStacker:
+    "Per label, a non-negative logistic regression on M candidates' probabilities, or the best single candidate when that has the lower cross-validated log loss."
+    def __init__(self, names:list, # the M candidates' names
+                 C:float=1.0, # inverse L2 penalty of the weights (scikit-learn's convention)
+                 n_splits:int=5, # patient-grouped folds of the stack-or-single choice
+                 seed:int=0, # seeds those folds
+                ):
+        self.names, self.C, self.n_splits, self.seed = list(names), C, n_splits, seed
+
+    def _z(self, U, k):
+        "Standardised logits of label `k` (n x M); a missing candidate (NaN) contributes 0."
+        Z = (_logit(U[:, :, k]) - self.mean_[k]) / self.scale_[k]
+        return np.where(np.isnan(Z), 0., Z)
+
+    def fit(self, U, # n x M x K out-of-fold probabilities of the M candidates (NaN: candidate missing in that row)
+            Y, # n x K labels (0/1, NaN = unknown)
+            groups=None, # patient id per row (default: each row its own patient)
+           ):
+        from sklearn.model_selection import GroupKFold
+        U, Y = np.asarray(U, float), np.asarray(Y, float)
+        n, M, K = U.shape
+        if M != len(self.names): raise MedFusionNetError(f"NonNegativeStacker: {M} candidates' predictions for {len(self.names)} names")
+        groups = np.arange(n) if groups is None else np.asarray(groups)
+        L = _logit(U)
+        self.mean_, self.scale_ = np.nanmean(L, 0).T, np.nanstd(L, 0).T + 1e-6          # K x M
+        self.coef_, self.intercept_, self.choice_ = np.zeros((K, M)), np.zeros(K), ['undefined'] * K
+        self.cv_log_loss_ = np.full((K, M + 1), np.nan)                                     # columns: stack, then each candidate
+        for k in range(K):
+            rows = known(Y[:, k]); y = Y[rows, k]
+            if not defined_labels(y[:, None])[0]:                                          # nothing to learn: equal weights
+                self.coef_[k] = 1. / M; continue
+            Z, g = self._z(U[rows], k), groups[rows]
+            options = [np.arange(M)] + [np.array([m]) for m in range(M)]
+            folds = min(self.n_splits, len(np.unique(g)), int(y.sum()), int((1 - y).sum()))
+            if folds >= 2:
+                loss = np.zeros(len(options))
+                for tr, te in GroupKFold(folds).split(Z, y, g):
+                    if not defined_labels(y[tr][:, None])[0]: continue
+                    for o, cols in enumerate(options):
+                        w, b = _fit_nonneg_logistic(Z[tr][:, cols], y[tr], self.C, lower=_FLOOR * (o > 0))
+                        s = np.clip(Z[te][:, cols] @ w + b, -30, 30)
+                        loss[o] += np.sum(np.logaddexp(0, s) - y[te] * s)
+                self.cv_log_loss_[k] = loss / len(y)
+            else: loss = np.r_[0., np.ones(M)]                                          # too few rows to compare: the stack
+            best = int(np.argmin(loss))
+            w, b = _fit_nonneg_logistic(Z[:, options[best]], y, self.C, lower=_FLOOR * (best > 0))
+            if best == 0 and w.max() < _FLOOR:              # a stack that ranks nothing: the best single candidate instead (never a constant)
+                best = 1 + int(np.argmin(loss[1:]))
+                w, b = _fit_nonneg_logistic(Z[:, options[best]], y, self.C, lower=_FLOOR)
+            cols = options[best]
+            self.coef_[k, cols], self.intercept_[k] = w, b
+            self.choice_[k] = 'stack' if best == 0 else self.names[best - 1]
+        return self
+
+    def decision_function(self, U) -> np.ndarray:
+        "Stacked logits, n x K."
+        U = np.asarray(U, float)
+        return np.stack([self._z(U, k) @ self.coef_[k] + self.intercept_[k] for k in range(U.shape[2])], 1)
+
+    def predict_proba(self, U) -> np.ndarray:
+        "Stacked probabilities, n x K."
+        from scipy.special import expit
+        return expit(self.decision_function(U))
+
+    def weights(self, labels=None) -> pd.DataFrame:
+        "Per label: each candidate's weight (on its standardised logit) and the choice made (stack or a single candidate)."
+        out = pd.DataFrame(self.coef_, columns=self.names, index=pd.Index(labels if labels is not None else range(len(self.coef_)), name='label'))
+        out['choice'] = self.choice_
+        return out
+
+    def to_dict(self) -> dict:
+        "The fitted stacker as plain data (JSON)."
+        return dict(names=self.names, C=self.C, n_splits=self.n_splits, seed=self.seed, mean=self.mean_.tolist(), scale=self.scale_.tolist(),
+                    coef=self.coef_.tolist(), intercept=self.intercept_.tolist(), choice=self.choice_)
+
+    @classmethod
+    def from_dict(cls, d:dict):
+        "A fitted stacker from `to_dict`'s data."
+        s = cls(d['names'], d['C'], d['n_splits'], d['seed'])
+        s.mean_, s.scale_, s.coef_, s.intercept_, s.choice_ = (np.array(d['mean']), np.array(d['scale']), np.array(d['coef']),
+                                                               np.array(d['intercept']), list(d['choice']))
+        return s
 
 # %% ../nbs/02b_evaluate.ipynb #09e85287
 def format_ci(res:pd.DataFrame, metrics=('auroc', 'auprc'), digits:int=3) -> pd.DataFrame:

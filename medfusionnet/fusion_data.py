@@ -18,7 +18,7 @@ from fastai.data.transforms import DisplayedTransform, IntToFloatTensor, Normali
 from fastai.vision.augment import aug_transforms
 from .core import MedFusionNetError, DataWarning, wants_progress, ProgressLine
 from .data import DatasetSchema
-from .images import ResizeCache, ImageError, plot_images
+from .images import ResizeCache, ImageError, plot_images, image_channels
 from .select import UnivariateThresholdSelector
 from .layers import WordTokenizer, text_tokenizer, tokenizer_from_dict
 from .model import MODALITIES
@@ -136,10 +136,11 @@ def _fit_images(self:FusionPreprocessor, df:pd.DataFrame):
 def check_images(df:pd.DataFrame, # the table
                  schema:DatasetSchema, # its schema (with an image column)
                  image_size:int=64, # the training image size (the cache is per size)
-                 channels:int=1, # image channels
+                 channels:int|str=1, # image channels (1 or 3; 'auto': 3 when the images are colour, `image_channels`)
                  cache_folder=None, # resize cache folder (default: the cache's own)
                 ) -> np.ndarray:
     "Cache every image `df` names; warn once about missing or unreadable ones. Returns which rows have a usable image."
+    if channels == 'auto': channels = image_channels(schema.image_paths(df))
     prep = FusionPreprocessor(schema, ('image',), image_size=image_size, channels=channels, cache_folder=cache_folder)
     return prep._image_files(df)[1]
 

@@ -15,8 +15,8 @@ from fastcore.parallel import parallel
 from .core import MedFusionNetError, project_root, atomic_path, wants_progress
 
 # %% auto #0
-__all__ = ['ImageError', 'png_significant_bits', 'int_range', 'to_uint8', 'pil_to_array', 'read_image', 'plot_images',
-           'resize_array', 'default_cache_folder', 'ResizeCache']
+__all__ = ['ImageError', 'png_significant_bits', 'int_range', 'to_uint8', 'pil_to_array', 'read_image', 'image_channels',
+           'plot_images', 'resize_array', 'default_cache_folder', 'ResizeCache']
 
 # %% ../nbs/01b_images.ipynb #7fa05c78
 class ImageError(MedFusionNetError, ValueError):
@@ -132,6 +132,19 @@ def read_image(fn, # path of a PNG, JPEG, TIFF, BMP, ... or DICOM file
     except ImageError: raise
     except Exception as e:
         raise ImageError(f"{fn}: not a readable image ({type(e).__name__}: {e})") from e
+
+# %% ../nbs/01b_images.ipynb #e1d96ea3
+def image_channels(paths, # image files of one table (missing or unreadable ones are skipped)
+                   n:int=16, # how many to look at (spread evenly over `paths`)
+                   tol:int=8, # largest channel difference still counted as gray (JPEG noise)
+                  ) -> int:
+    "3 when the images carry colour (some pixel's channels differ by more than `tol`), else 1."
+    paths = [p for p in paths if isinstance(p, (str, Path)) and str(p) not in ('', 'nan')]
+    for p in [paths[int(i)] for i in np.unique(np.linspace(0, len(paths) - 1, min(n, len(paths))).round())] if paths else []:
+        try: a = read_image(p, channels=3).astype(np.int16)
+        except (ImageError, OSError): continue
+        if np.abs(a - a[..., :1]).max() > tol: return 3
+    return 1
 
 # %% ../nbs/01b_images.ipynb #a99216ce
 def plot_images(ims, # arrays or image paths

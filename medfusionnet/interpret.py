@@ -439,7 +439,7 @@ def _levels(stratifier, P:np.ndarray):
 
 def _save(fig:plt.Figure, fn:Path) -> str: return Path(save_fig(fig, fn)).name
 
-def explain_patients(res, # a `FusionResult` (model, prep, labels)
+def explain_patients(res, # a `FusionResult` (model, prep, labels), or a `StackedFusion` (its first network is explained, its probabilities reported)
                      df:pd.DataFrame, # the table
                      schema, # its schema
                      ids, # values of `schema.id_col` of the patients (rows) to explain
@@ -455,7 +455,9 @@ def explain_patients(res, # a `FusionResult` (model, prep, labels)
                     ) -> dict:
     "Write per-patient explanations (JSON + markdown + PNG figures) to `out_dir`; returns {id: summary}."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    model, prep, labels = res.model, res.prep, list(res.labels)
+    stack = res if hasattr(res, 'networks') else None
+    net = stack.networks[0] if stack is not None else res
+    model, prep, labels = net.model, net.prep, list(res.labels)
     key = df[schema.id_col].astype(str).reset_index(drop=True)
     ids = [str(i) for i in ([ids] if isinstance(ids, (str, int, np.integer)) else ids)]
     missing = [i for i in ids if i not in set(key)]
@@ -464,6 +466,7 @@ def explain_patients(res, # a `FusionResult` (model, prep, labels)
     dev = next(model.parameters()).device
     inputs = fusion_inputs(prep, df, pos, device=dev)
     logits = fusion_logits(model, inputs).float().cpu().numpy(); P = 1 / (1 + np.exp(-logits))
+    if stack is not None: P = stack.predict(df, pos); logits = np.log(P / (1 - P))      # the stack's probabilities; the network explains
     L = _levels(stratifier, P)
     rules = list(fired_rules(df.iloc[pos])) if fired_rules is not None else None
     ms = modality_shapley(model, inputs)
@@ -495,6 +498,7 @@ def explain_patients(res, # a `FusionResult` (model, prep, labels)
                  figures=figs)
         if rules is not None: d['fired_rules'] = [str(x) for x in rules[r]]
         if gates is not None: d['fusion_weights'] = {l: {c: float(v) for c, v in row.items()} for l, row in gates.iterrows()}
+        if stack is not None: d['stack_weights'] = {l: {c: (v if isinstance(v, str) else float(v)) for c, v in row.items()} for l, row in stack.weights().iterrows()}
         if sh is not None:
             d['shap_base_value'] = {labels[k]: float(sh.base_values[r, k]) for k in range(len(labels))}
             d['top_features'] = {labels[k]: [dict(feature=sh.feature_names[j], value=None if np.isnan(sh.data[r, j]) else float(sh.data[r, j]),
@@ -521,6 +525,11 @@ def _patient_md(d:dict) -> str:
             lines.append(f"- **{x['label']}**: " + ', '.join(f"{f['feature']}={show(f)} ({f['shap']:+.3f})" for f in fs))
     top = d['labels'][0]['label']
     lines += ['', f"Modality Shapley values for {top} (logit): " + ', '.join(f'{m} {v:+.3f}' for m, v in d['modality_shapley'][top].items())]
+    if 'stack_weights' in d:
+        w = d['stack_weights'][top]
+        lines += ['', f"What each model adds to {top} in the stack (weights on standardised logits, the same for every patient; "
+                  f"choice: {w['choice']}): " + ', '.join(f"{k} {v:.2f}" for k, v in w.items() if k != 'choice'),
+                  '', '(The SHAP values, Grad-CAM and attention below explain the stack\'s first network.)']
     if 'fusion_weights' in d:
         w = d['fusion_weights'][top]
         lines += ['', f"Gated fusion's learned weights for {top} (the same for every patient): "

@@ -20,8 +20,9 @@ from fastai.callback.fp16 import MixedPrecision
 from .core import (MedFusionNetError, TrainingError, project_root, atomic_path, write_json_atomic, values_sha1, DataWarning,
                                rank_zero_first, wants_progress, ProgressLine, known)
 from .data import DatasetSchema
-from .evaluate import defined_labels, blend_weights, guarded_blend_weights, evaluate_predictions
-from .model import create_model, baseline_models
+from .evaluate import defined_labels
+from .images import image_channels
+from .model import create_model, baseline_models, MODALITIES
 from .fusion_data import *
 from .losses import *
 from .metrics import *
@@ -30,12 +31,12 @@ from .settings import TrainSettings
 
 # %% auto #0
 __all__ = ['FusionLearner', 'fusion_model', 'fusion_learner', 'largest_batch_size', 'memory_batch_size', 'distributed_context',
-           'fit_route_weights', 'FusionResult', 'default_run_dir', 'fit_fusion', 'fallback_summary', 'predict_fusion',
-           'save_fusion', 'load_fusion', 'TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor',
-           'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls', 'WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss',
-           'make_loss', 'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC', 'per_label_auroc', 'epoch_seed',
-           'EpochSeed', 'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state', 'HistoryLogger',
-           'UnimodalLoss', 'ModalityDropout', 'ImageOnly', 'densenet121_baseline', 'TrainSettings']
+           'FusionResult', 'default_run_dir', 'fit_fusion', 'predict_fusion', 'save_fusion', 'load_fusion',
+           'TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms',
+           'FusionDataLoaders', 'fusion_dls', 'WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss', 'make_loss',
+           'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC', 'per_label_auroc', 'epoch_seed', 'EpochSeed',
+           'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state', 'HistoryLogger', 'UnimodalLoss',
+           'ModalityDropout', 'ImageOnly', 'densenet121_baseline', 'TrainSettings']
 
 # %% ../nbs/05e_learner.ipynb #b12f875c
 _all_ = ['TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls',
@@ -164,39 +165,6 @@ def distributed_context(learn:Learner):
     if not cuda: fastai.distributed.DistributedDL._broadcast = _broadcast
     return learn.distrib_ctx(sync_bn=cuda, **({} if cuda else dict(cpu=True)))
 
-# %% ../nbs/05e_learner.ipynb #5a7e21d2
-def fit_route_weights(model:nn.Module, # a gated MedFusionNet (`fusion='gated'`)
-                      dl, # its validation batches (unshuffled, labels last)
-                      step:float=0.1, # grid step of the weights
-                      shared:bool=False, # one weight vector for every label (best validation macro AUROC) instead of one per label
-                      guard:float|None=None, # keep the reference head alone unless the shared blend beats it on this share of patient resamples (implies `shared`)
-                      groups=None, # patient id per validation row, in `dl`'s order (for the guard; default: each row its own patient)
-                      seed:int=0, # seeds the guard's resampling
-                     ) -> np.ndarray:
-    "Set a gated model's head weights to the grid point with the best validation AUROC (per label, or macro if `shared`, guarded if `guard`); returns them (M x K)."
-    heads, ys, was = {m: [] for m in model.modalities}, [], model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for b in dl:
-                model(*b[:5])
-                for m, (logits, keep) in model.last_unimodal.items(): heads[m].append(torch.where(keep[:, None], logits.float(), torch.nan).cpu())
-                ys.append(b[5].float().cpu())
-    finally: model.train(was)
-    mods = [m for m in model.modalities if heads[m]]
-    U, Y = torch.stack([torch.cat(heads[m]) for m in mods], 1).numpy(), torch.cat(ys).numpy()   # (n, M, K), (n, K)
-    if guard is None: W = blend_weights(Y, U, step, shared)     # (rows without a modality are left out: they are no comparison)
-    else:
-        if groups is not None and len(groups) != len(Y): raise ValueError(f"groups: {len(groups)} ids for {len(Y)} validation rows")
-        ref = mods.index('image') if 'image' in mods else int(np.argmax(blend_weights(Y, U, 1., shared=True)[:, 0]))   # (step 1: the single heads)
-        W, info = guarded_blend_weights(Y, U, ref, groups, guard, step=step, seed=seed)
-        model.route_guard = {**info, 'reference': mods[ref], 'modalities': mods, 'level': guard}
-    with torch.no_grad():
-        idx = [model.modalities.index(m) for m in mods]
-        logits = torch.log(torch.as_tensor(W, dtype=model.route_logits.dtype) + 1e-6) / model.route_scale
-        model.route_logits[idx] = logits.to(model.route_logits.device)
-    return W
-
 # %% ../nbs/05e_learner.ipynb #8118064f
 @dataclass
 class FusionResult:
@@ -206,7 +174,6 @@ class FusionResult:
     config: dict # the settings it was trained with
     history: pd.DataFrame # one row per epoch: losses and validation metrics
     run_dir: Path|None = None # where the checkpoints, log and saved model are
-    candidates: dict|None = None # with `fallback='image'`: both models trained, {'fused': ..., 'image-only': ...} (this result is one of them)
     @property
     def model(self) -> nn.Module: return self.learn.model
     @property
@@ -218,7 +185,7 @@ def default_run_dir(name:str) -> Path:
 
 _RESUME_KEYS = ('dataset', 'labels', 'model', 'modalities', *(k for k in TrainSettings.record_names() if k not in ('compile', 'workers')),
                 'keep_best', 'model_kwargs', 'train_ids_sha1', 'valid_ids_sha1')   # a run continues only with all of these unchanged
-_RECORD_DEFAULTS = {**TrainSettings().record(), 'route_weights': 'train', 'heads': 'joint', 'fallback': 'none'}   # (what a run saved before a setting existed had)
+_RECORD_DEFAULTS = {**TrainSettings().record(), 'combine': 'none', 'channels': 1, 'stack_folds': 3}   # (what a run saved before a setting existed had)
 
 def _history(learn:Learner, run_dir:Path) -> pd.DataFrame:
     "The training log: `history.csv` (rank 0), else the recorder's values of this fit."
@@ -245,17 +212,14 @@ def fit_fusion(df:pd.DataFrame, # the table
     "Fit the preprocessing on the training rows, build the model, train it one-cycle with a checkpoint every epoch; resumable."
     s, model_kwargs = TrainSettings.split(settings, **kwargs)
     s.check()
-    given = dict(settings=s, model_kwargs=dict(model_kwargs), keep_best=keep_best)    # (for the image-only model of `fallback='image'`)
     train_idx, valid_idx = np.asarray(train_idx), np.asarray(valid_idx)
     model, baseline = s.model, s.model in baseline_models
     if baseline and modalities is None: modalities = ('image',)
-    s = s.resolve(modalities or schema.modalities)     # every 'auto' setting: the recipe for these modalities
-    if baseline and (s.unimodal_loss or s.modality_dropout):
-        raise MedFusionNetError(f"unimodal_loss and modality_dropout are for MedFusionNet; {model!r} has one modality")
-    if not baseline: model_kwargs = {'fusion': s.fusion, **model_kwargs}
-    if s.unimodal_loss: model_kwargs['unimodal_heads'] = True
-    if not baseline and s.fusion == 'gated' and s.heads == 'own':     # each head on its own loss; the image trunk trained by the image head
-        model_kwargs = {'detach_heads': True, 'route_detach': True, **model_kwargs}
+    mods = tuple(modalities or schema.modalities)
+    s = s.resolve(mods, image_channels(schema.image_paths(df.iloc[train_idx])) if 'image' in mods and s.channels == 'auto' else None)
+    if not baseline:
+        model_kwargs = {'fusion': TrainSettings.fusion_for(mods), **model_kwargs}
+        if model_kwargs['fusion'] == 'gated': model_kwargs['unimodal_heads'] = True     # (each head learns from its own loss)
     if keep_best is None: keep_best = s.patience is not None
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(f'{schema.name}-{model}')
     ids = df[schema.id_col].astype(str)
@@ -276,7 +240,7 @@ def fit_fusion(df:pd.DataFrame, # the table
     if num_distrib() > 1 and torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     set_seed(s.seed, reproducible=True)
     with rank_zero_first():      # (several processes: rank 0 fills the image cache, the others then read it)
-        prep = FusionPreprocessor(schema, modalities, s.stage1 or None, image_size=s.image_size, cache_folder=cache_folder,
+        prep = FusionPreprocessor(schema, modalities, s.stage1 or None, image_size=s.image_size, channels=s.channels, cache_folder=cache_folder,
                                   text_len=s.text_len, text_model=s.text_model).fit(df.iloc[train_idx])
         dls = fusion_dls(prep, df, train_idx, valid_idx, bs=s.bs or 16, augment=s.augment, num_workers=s.workers)
     set_seed(s.seed, reproducible=True)
@@ -290,8 +254,7 @@ def fit_fusion(df:pd.DataFrame, # the table
                                   "undefined there; the best epoch is chosen by validation loss", DataWarning)
     ckpt = CheckpointCallback('auroc_macro' if defined else 'valid_loss', patience=s.patience, keep_best=keep_best)
     learn = fusion_learner(dls, net, make_loss(s.loss, schema.labels(df.iloc[train_idx]), schema.label_cols), path=run_dir,
-                           cbs=[EpochSeed(s.seed), ckpt] + ([UnimodalLoss(s.unimodal_loss)] if s.unimodal_loss else [])
-                               + ([ModalityDropout(s.modality_dropout)] if s.modality_dropout else []),
+                           cbs=[EpochSeed(s.seed), ckpt] + ([UnimodalLoss(1.)] if model_kwargs.get('unimodal_heads') else []),
                            precision=s.precision, compile=s.compile)
     if not rank_distrib():
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -309,45 +272,9 @@ def fit_fusion(df:pd.DataFrame, # the table
         log = [HistoryLogger(append=start > 0)] if not rank_distrib() else []
         with distributed_context(learn):
             learn.fit_one_cycle(s.epochs, s.lr, start_epoch=start, cbs=log + list(cbs or []))
-    if getattr(net, 'fusion', None) == 'gated' and s.route_weights in ('valid', 'valid-shared', 'valid-guarded') and defined:
-        g = df.iloc[valid_idx][schema.group_col].to_numpy() if schema.group_col else None
-        fit_route_weights(get_model(learn.model), dls.valid, shared=s.route_weights != 'valid', groups=g, seed=s.seed,
-                          guard=0.95 if s.route_weights == 'valid-guarded' else None)
-        if (rg := getattr(get_model(learn.model), 'route_guard', None)) is not None and not rank_distrib():
-            config['route_guard'] = rg; write_json_atomic(config, run_dir/'config.json', indent=1, default=str)
     res = FusionResult(learn, prep, config, _history(learn, run_dir), run_dir)
-    if s.fallback == 'image' and defined:
-        res = _image_fallback(res, df, schema, train_idx, valid_idx, dataclasses.replace(given['settings'], fallback='none'),
-                              given['model_kwargs'], run_dir, dict(resume=resume, keep_best=given['keep_best'], cache_folder=cache_folder, cbs=cbs))
     if not rank_distrib(): save_fusion(res, run_dir/'model')
     return res
-
-def fallback_summary(config:dict, # a run's config (`FusionResult.config`, or a saved `config.json`)
-                    ) -> str|None:
-    "One line on `fallback='image'`'s decision (None when the run made none)."
-    d = config.get('fallback_decision')
-    if not d: return None
-    v, p = d['valid_macro_auroc'], np.nan_to_num(d['p_better'])     # (p NaN: validation ranked the image-only model first)
-    return (f"kept the {d['kept']} model: validation macro AUROC fused {v['fused']:.3f}, image-only {v['image-only']:.3f}; the fused "
-            f"model was better on {p:.0%} of patient resamples of the validation patients ({d['level']:.0%} needed)")
-
-def _image_fallback(fused:FusionResult, df, schema, train_idx, valid_idx, settings:TrainSettings, model_kwargs:dict, run_dir:Path,
-                    fit_kwargs:dict, level:float=0.95) -> FusionResult:
-    "Train the image-only model with the same settings (in `run_dir/image-only`); keep the fused model only if it beats it on `level` of patient resamples of the validation rows."
-    img = fit_fusion(df, schema, train_idx, valid_idx, settings, modalities=('image',), run_dir=run_dir/'image-only', **fit_kwargs, **model_kwargs)
-    Yv = schema.labels(df.iloc[valid_idx])
-    U = np.stack([predict_fusion(img, df, valid_idx), predict_fusion(fused, df, valid_idx)], 1)
-    g = df.iloc[valid_idx][schema.group_col].to_numpy() if schema.group_col else None
-    _, info = guarded_blend_weights(Yv, U, 0, g, level, step=1., seed=settings.seed)     # (step 1: one model or the other)
-    macro = lambda P: float(evaluate_predictions(Yv, P, list(schema.label_cols), n_boot=0).loc['macro', 'auroc'])
-    d = dict(kept='fused' if info['kept'] else 'image-only', level=level, p_better=info['p_better'],
-             valid_macro_auroc={'fused': macro(U[:, 1]), 'image-only': macro(U[:, 0])}, image_run=str(run_dir/'image-only'))
-    for r in (fused, img): r.config['fallback_decision'] = d
-    if not rank_distrib():
-        write_json_atomic(fused.config, run_dir/'config.json', indent=1, default=str)
-        if not info['kept']: save_fusion(fused, run_dir/'fused-model')          # (the candidate that was not kept, for a look)
-    chosen = fused if info['kept'] else img
-    return dataclasses.replace(chosen, run_dir=run_dir, candidates={'fused': fused, 'image-only': img})
 
 # %% ../nbs/05e_learner.ipynb #fcfea1fc
 def predict_fusion(result:FusionResult, df:pd.DataFrame,
@@ -356,27 +283,40 @@ def predict_fusion(result:FusionResult, df:pd.DataFrame,
                    image_root=None, # folder of `df`'s images, when not the training data's
                    workers:int|None=None, # loader processes (default: 0 on a CPU, up to 8 on CUDA)
                    progress:bool|None=None, # print how far it is on standard error (None: for 20,000 rows or more, on a terminal)
-                  ) -> np.ndarray:
+                   heads:bool=False, # also the per-modality heads' probabilities (NaN where a row lacks the modality): a dict {'fused': ..., 'image': ..., ...}
+                   drop=(), # modalities hidden from the model in every row, as if the clinic had no such data (the missing-modality stress test)
+                  ) -> np.ndarray|dict:
     "Probabilities (n x K) for rows of `df`, which need not have label columns."
     prep, model = result.prep, result.learn.model
     if image_root is not None:
         prep = copy.copy(prep); prep.schema = dataclasses.replace(prep.schema, image_root=Path(image_root))
     d = df if rows is None else df.iloc[np.asarray(rows)]
-    if len(d) == 0: return np.zeros((0, len(prep.labels_)), np.float32)
+    net = get_model(model)
+    names = ['fused', *(net.modalities if heads and getattr(net, 'fusion', None) == 'gated' else ())]   # (gated fusion: a head per modality)
+    if len(d) == 0:
+        empty = {n: np.zeros((0, len(prep.labels_)), np.float32) for n in names}
+        return empty if heads else empty['fused']
     device = next(model.parameters()).device
     tfms = image_batch_tfms(prep.img_mean_, prep.img_std_, augment=False, device=device) if 'image' in prep.modalities else []
     if workers is None: workers = default_workers(device)
     show = wants_progress(progress, len(d) >= 20_000)
-    dl = TfmdDL(FusionDataset(prep.transform(d), None, split_idx=1, progress=show), bs=bs, shuffle=False, drop_last=False,
+    x = prep.transform(d)
+    if unknown := set(drop) - set(MODALITIES): raise MedFusionNetError(f"drop: unknown modality {sorted(unknown)}; choose from {MODALITIES}")
+    for m in drop: x['present'][:, MODALITIES.index(m)] = False
+    dl = TfmdDL(FusionDataset(x, None, split_idx=1, progress=show), bs=bs, shuffle=False, drop_last=False,
                 after_batch=tfms, device=device, num_workers=workers, pin_memory=device.type == 'cuda')
-    was, out = model.training, []
+    was, out = model.training, {n: [] for n in names}
     line = ProgressLine('predict', len(dl), f'batches of {bs} rows', show)
     model.eval()
     try:
         with torch.no_grad():
-            for b in dl: out.append(torch.sigmoid(model(*b[:5]).float()).cpu()); line(len(out))
+            for i, b in enumerate(dl):
+                out['fused'].append(torch.sigmoid(model(*b[:5]).float()).cpu()); line(i + 1)
+                for m, (logits, keep) in (net.last_unimodal.items() if len(names) > 1 else []):
+                    out[m].append(torch.where(keep[:, None], torch.sigmoid(logits.float()), torch.nan).cpu())
     finally: model.train(was)
-    return torch.cat(out).numpy()
+    out = {n: torch.cat(v).numpy() for n, v in out.items()}
+    return out if heads else out['fused']
 
 # %% ../nbs/05e_learner.ipynb #63183c61
 _SAVE_FORMAT = 2   # 1: preprocessor.pkl (never loaded: unpickling runs code); 2: preprocessor.json
@@ -421,7 +361,8 @@ def load_fusion(folder, # a `save_fusion` folder
     "A `FusionResult` from a `save_fusion` folder (no training data needed; nothing unpickled); its learner has no data loaders."
     folder = Path(folder)
     config, prep, loss = _read_saved(folder)
-    net = fusion_model(config['model'], len(prep.labels_), prep, **config.get('model_kwargs', {}))
+    gone = ('detach_heads', 'route_detach', 'route_scale', 'route_prior')   # (architecture flags of runs saved before gated fusion fixed them)
+    net = fusion_model(config['model'], len(prep.labels_), prep, **{k: v for k, v in config.get('model_kwargs', {}).items() if k not in gone})
     try: net.load_state_dict(torch.load(folder/'model.pth', map_location='cpu', weights_only=True))
     except Exception as e:
         raise MedFusionNetError(f"{folder/'model.pth'}: not this model's weights ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None

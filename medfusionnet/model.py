@@ -243,11 +243,7 @@ class MedFusionNet(nn.Module):
                  text_len:int=64,                     # longest text (word ids) accepted
                  text_encoder:nn.Module|None=None,    # replaces `TextEncoder`: ids -> (tokens (B, T, d), pad mask (B, T))
                  text_model:str='words',              # 'words' (`TextEncoder` on `WordTokenizer` ids) or a registered pretrained text model (`text_models`, e.g. 'minilm': frozen, on its own tokenizer's ids)
-                 unimodal_heads:bool=False,           # one extra head per modality (deep supervision; see `UnimodalLoss`)
-                 detach_heads:bool=False,             # 'gated': the weighted sum takes the heads' logits without passing gradient back (the heads then learn from `UnimodalLoss` only)
-                 route_scale:float=1.,                # 'gated': the weights' logits and the gate are this x their parameters (a larger step for them under the same learning rate)
-                 route_prior:dict|None=None,          # 'gated': starting share of a modality's head, relative (e.g. {'image': 4}: 4 times the others'; default: equal)
-                 route_detach:bool=False):            # the pyramid and attention route read the trunk's maps without training the trunk (then only the image head does)
+                 unimodal_heads:bool=False):          # one extra head per modality (deep supervision; see `UnimodalLoss`; 'gated' always has them)
         super().__init__()
         modalities = tuple(modalities)
         if not modalities or set(modalities) - set(MODALITIES):
@@ -265,7 +261,7 @@ class MedFusionNet(nn.Module):
             raise ModelConfigError("modality 'text' needs vocab_size (WordTokenizer.vocab_size) or a text_encoder")
         if weights is not None and (trunk == 'dense' or isinstance(trunk, nn.Module)):
             raise ModelConfigError("weights= is for trunk='densenet121' or a timm trunk (by name)")
-        store_attr('n_labels,modalities,img_ch,n_num,d,fusion,label_queries,text_len,detach_heads,route_scale')
+        store_attr('n_labels,modalities,img_ch,n_num,d,fusion,label_queries,text_len')
         self.cat_cards = tuple(cat_cards)
 
         self.image_encoder = self.tab_tokenizer = self.text_encoder = None
@@ -274,7 +270,7 @@ class MedFusionNet(nn.Module):
             elif trunk == 'densenet121': trunk = DenseNet121Trunk(img_ch, weights)
             elif isinstance(trunk, str): trunk = TimmTrunk(trunk, img_ch, weights)
             elif not isinstance(trunk, nn.Module): raise ModelConfigError(f"unknown trunk {trunk!r}")
-            self.image_encoder = ImageEncoder(trunk, d, fpn, fpn_dim, grids, learned_pos, route_detach)
+            self.image_encoder = ImageEncoder(trunk, d, fpn, fpn_dim, grids, learned_pos, detach_trunk=fusion == 'gated')   # (gated: only the image head trains the trunk)
         if 'tabular' in modalities: self.tab_tokenizer = TabularTokenizer(n_num, cat_cards, d)
         if 'text' in modalities:
             self.text_encoder = text_encoder or TextEncoder(vocab_size, d, text_layers, n_heads, text_len, mlp_ratio, drop)
@@ -301,10 +297,6 @@ class MedFusionNet(nn.Module):
                                                  nn.Sequential(nn.LayerNorm(d), nn.Linear(d, n_labels)) for m in modalities})
         if fusion == 'gated':   # per label: softmax weights over the present modalities' heads, and the residual's gate (0 at the start)
             self.route_logits = nn.Parameter(torch.zeros(len(modalities), n_labels))
-            if route_prior:
-                if set(route_prior) - set(modalities): raise ModelConfigError(f"route_prior names modalities the model lacks: {sorted(set(route_prior) - set(modalities))}")
-                with torch.no_grad():
-                    for i, m in enumerate(modalities): self.route_logits[i] = math.log(route_prior.get(m, 1.)) / route_scale
             self.gate = nn.Parameter(torch.zeros(n_labels))
         self._init_transformer_weights(skip=('image_encoder.trunk',) + (('text_encoder',) if text_encoder is not None else ()))
         self._record, self.last_attn, self.last_features, self.last_layout, self.last_unimodal, self.last_routes = False, {}, {}, {}, {}, {}
@@ -454,21 +446,21 @@ def _gated(self:MedFusionNet, residual:torch.Tensor) -> torch.Tensor:
     routes = [(self.modalities.index(m), logits, keep) for m, (logits, keep) in self.last_unimodal.items()]
     idx = torch.tensor([i for i, _, _ in routes], device=residual.device)
     U = torch.stack([l.float() for _, l, _ in routes], 1)                       # (B, M, K) head logits
-    if self.detach_heads and self.training: U = U.detach()          # (eval: the same values, and gradients flow, for Grad-CAM and SHAP)
+    if self.training: U = U.detach()          # each head learns from its own loss (`UnimodalLoss`); in evaluation gradients flow (Grad-CAM, SHAP)
     keep = torch.stack([k for _, _, k in routes], 1)[..., None]                  # (B, M, 1) present
-    w = torch.where(keep, self.route_scale * self.route_logits[idx].float()[None], torch.full((), -1e4, device=U.device))
+    w = torch.where(keep, self.route_logits[idx].float()[None], torch.full((), -1e4, device=U.device))
     a = torch.softmax(w, 1) * keep                                               # (a row with nothing present: all 0)
     if self._record: self.last_routes = dict(weights=a, logits=U, residual=residual)
-    return (a * U).sum(1) + self.route_scale * self.gate.float() * residual.float()
+    return (a * U).sum(1) + self.gate.float() * residual.float()
 
 @patch
 def fusion_weights(self:MedFusionNet, labels=None, # label names (default: 0..K-1)
                   ) -> pd.DataFrame:
     "Gated fusion's learned weights per label: each modality head's share when every modality is present, and the gate of the attention route."
     if self.fusion != 'gated': raise ModelConfigError(f"fusion_weights: only fusion='gated' has weights and gates (this model: {self.fusion!r})")
-    a = torch.softmax(self.route_scale * self.route_logits.detach().float(), 0).cpu().numpy()
+    a = torch.softmax(self.route_logits.detach().float(), 0).cpu().numpy()
     out = pd.DataFrame(a.T, columns=[f'weight_{m}' for m in self.modalities], index=pd.Index(labels if labels is not None else range(self.n_labels), name='label'))
-    out['gate'] = self.route_scale * self.gate.detach().float().cpu().numpy()
+    out['gate'] = self.gate.detach().float().cpu().numpy()
     return out
 
 # %% ../nbs/04_model.ipynb #cbf1c9cd

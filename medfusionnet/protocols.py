@@ -10,6 +10,7 @@ import dataclasses, json, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.base import clone
+from threadpoolctl import threadpool_limits
 from sklearn.pipeline import make_pipeline
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler, OneHotEncoder
@@ -20,13 +21,16 @@ from .settings import TrainSettings
 from .data import DatasetSchema, load_cervical
 from .splits import multilabel_group_kfold, patient_split, check_disjoint
 from .select import UnivariateThresholdSelector
-from .evaluate import evaluate_predictions, choose_thresholds, format_ci, defined_labels, blend_weights
+from dataclasses import dataclass
+from .evaluate import (evaluate_predictions, choose_thresholds, format_ci, defined_labels, blend_weights,
+                                     NonNegativeStacker, paired_macro_difference, _logit)
 from .risk import RiskStratifier, level_table, calibration_report
 
 # %% auto #0
-__all__ = ['ABLATIONS', 'TABULAR', 'TEXT', 'LATE_PARTS', 'LATE_MFN_PARTS', 'LATE', 'tabular_baseline', 'MultiLabelTabular',
-           'MultiLabelText', 'permute_patient_labels', 'cv_model_names', 'late_parts', 'check_model',
-           'check_cv_request', 'check_labels', 'needs_images', 'cv_splits', 'run_cv', 'cv_summary', 'cv_risk_summary']
+__all__ = ['ABLATIONS', 'TABULAR', 'TEXT', 'LATE_PARTS', 'LATE_MFN_PARTS', 'LATE', 'STACK_CLASSICAL', 'tabular_baseline',
+           'MultiLabelTabular', 'MultiLabelText', 'permute_patient_labels', 'cv_model_names', 'late_parts',
+           'check_model', 'StackedFusion', 'stack_candidates', 'fit_stack', 'predict_model', 'check_cv_request',
+           'check_labels', 'needs_images', 'cv_splits', 'stack_gain', 'run_cv', 'cv_summary', 'cv_risk_summary']
 
 # %% ../nbs/06_protocols.ipynb #3f0be616
 def tabular_baseline(name:str, seed:int=0):
@@ -59,6 +63,11 @@ class _PerLabel:
                     Y:pd.DataFrame, # their 0/1 labels (NaN = unknown)
                     make, # () -> an unfitted scikit-learn classifier
                    ):
+        # one OpenMP thread: once PyTorch's pool has run in the process, scikit-learn's OpenMP threads (gradient boosting)
+        # contend with it; on 2 cores 14 labels of `gb` took 86 s instead of 0.9 s
+        with threadpool_limits(1, user_api='openmp'): return self._fit_each(Xt, Y, make)
+
+    def _fit_each(self, Xt, Y, make):
         self.labels_, self.models_, self.constant_ = list(Y.columns), {}, {}
         for l in self.labels_:
             y = Y[l].to_numpy(dtype=float, na_value=np.nan); kn = known(y)
@@ -77,7 +86,7 @@ class _PerLabel:
 
     def _proba(self, Xt) -> np.ndarray:
         "Probabilities n x K from the model matrix `Xt`."
-        return np.column_stack([self.models_[l].predict_proba(Xt)[:, 1] if l in self.models_
+        with threadpool_limits(1, user_api='openmp'): return np.column_stack([self.models_[l].predict_proba(Xt)[:, 1] if l in self.models_
                                 else np.full(Xt.shape[0], self.constant_[l]) for l in self.labels_])
 
 class MultiLabelTabular(_PerLabel):
@@ -149,7 +158,7 @@ def permute_patient_labels(df:pd.DataFrame, schema:DatasetSchema, seed:int=0) ->
     return out
 
 # %% ../nbs/06_protocols.ipynb #e597d075
-ABLATIONS = {'medfusionnet': {}, 'mfn-concat': dict(fusion='concat'), 'mfn-nofpn': dict(fpn=False),
+ABLATIONS = {'medfusionnet': {}, 'mfn-attention': dict(fusion='attention'), 'mfn-concat': dict(fusion='concat'), 'mfn-nofpn': dict(fpn=False),
              'mfn-noqueries': dict(label_queries=False), 'mfn-image': dict(modalities=('image',)),
              'mfn-tabular': dict(modalities=('tabular',)), 'mfn-text': dict(modalities=('text',))}
 TABULAR = ('lr', 'gb', 'rf')
@@ -195,6 +204,158 @@ def check_model(name:str, # a model name `run_cv` accepts
     if name in LATE and len(late_parts(schema, name)) < 2:
         raise MedFusionNetError(f"model {name!r} mixes the models of two modalities or more; {schema.name} has only {list(schema.modalities)}")
 
+# %% ../nbs/06_protocols.ipynb #589533e8
+STACK_CLASSICAL = {'tabular': ('lr', 'gb'), 'text': ('tfidf',)}   # the cheap candidates of each modality
+_NET_NAMES = {'fused': 'mfn', 'image': 'mfn-image', 'tabular': 'mfn-tabular', 'text': 'mfn-text'}
+_STACK_FORMAT = 1
+
+def _candidate_modality(name:str) -> str|None:
+    "The one modality a candidate reads (None: the fused network, which reads them all)."
+    return {v: k for k, v in _NET_NAMES.items()}.get(name) if name.startswith('mfn') else next(m for m, c in STACK_CLASSICAL.items() if name in c)
+
+@dataclass
+class StackedFusion:
+    "A cross-fitted stack: the candidates' inner-fold networks, the refitted classical models and the per-label stacker."
+    names: list # candidate names, in the stacker's order
+    networks: list # one `FusionResult` per inner fold
+    classical: dict # name -> the classical model refitted on every training row
+    stacker: NonNegativeStacker # per label: the weights of the candidates' logits, or one candidate
+    labels: list # label names
+    schema: DatasetSchema # the table's schema (the classical models' columns)
+    config: dict # the settings it was trained with
+    oof: np.ndarray|None = None # n_train x M x K: every candidate's out-of-fold probabilities on the training rows (not saved)
+    rows: np.ndarray|None = None # the training rows (positions in the table) of `oof`
+    seconds: dict|None = None # fitting time per part ('networks', 'classical', 'stacker')
+
+    @property
+    def prep(self): return self.networks[0].prep         # (the networks share the schema; stage-1 rules etc. of the first)
+
+    def candidates(self, df:pd.DataFrame, rows=None, image_root=None, drop=()) -> np.ndarray:
+        "Every candidate's probabilities (n x M x K) for `rows` of `df`: the networks averaged over the inner folds on the logit scale; a dropped modality's candidates NaN."
+        from medfusionnet.learner import predict_fusion
+        rows = np.arange(len(df)) if rows is None else np.asarray(rows)
+        out = {}
+        outs = [predict_fusion(r, df, rows, image_root=image_root, heads=True, drop=drop) for r in self.networks]
+        for part in outs[0]: out[_NET_NAMES[part]] = 1 / (1 + np.exp(-np.mean([_logit(o[part]) for o in outs], 0)))
+        for n, m in self.classical.items():
+            out[n] = np.full((len(rows), len(self.labels)), np.nan) if _candidate_modality(n) in drop else _classical_predict(n, m, df.iloc[rows], self.schema)
+        for n in self.names:
+            if _candidate_modality(n) in drop: out[n] = np.full_like(out[n], np.nan)     # (a head of a hidden modality says nothing)
+        return np.stack([out[n] for n in self.names], 1)
+
+    def predict(self, df:pd.DataFrame, rows=None, image_root=None, drop=()) -> np.ndarray:
+        "The stack's probabilities (n x K) for `rows` of `df`."
+        return self.stacker.predict_proba(self.candidates(df, rows, image_root, drop))
+
+    def oof_predict(self) -> np.ndarray:
+        "The stack's probabilities on its own training rows, each from candidates that did not see that row (n_train x K)."
+        return self.stacker.predict_proba(self.oof)
+
+    def weights(self) -> pd.DataFrame:
+        "Per label: the stacker's weight of each candidate and its choice (`stack` or one candidate)."
+        return self.stacker.weights(self.labels)
+
+    def save(self, folder) -> Path:
+        "Write the stack to `folder`: `fold<k>/` (each a `save_fusion` folder), `classical/<name>.skops` and, last, `stack.json`; no pickle."
+        import skops.io as sio
+        from medfusionnet.learner import save_fusion
+        folder = Path(folder); (folder/'classical').mkdir(parents=True, exist_ok=True)
+        for k, r in enumerate(self.networks): save_fusion(r, folder/f'fold{k}')
+        for n, m in self.classical.items():
+            with atomic_path(folder/'classical'/f'{n}.skops') as tmp: sio.dump(m, tmp)
+        write_json_atomic(dict(format=_STACK_FORMAT, names=self.names, labels=self.labels, folds=len(self.networks), classical=list(self.classical),
+                               stacker=self.stacker.to_dict(), schema=self.schema.to_dict(), config=self.config), folder/'stack.json', indent=1, default=str)
+        return folder
+
+    @classmethod
+    def load(cls, folder, device=None) -> StackedFusion:
+        "A `StackedFusion` from `save`'s folder (nothing unpickled: the classical models are read by skops with a fixed list of trusted types)."
+        import skops.io as sio
+        from medfusionnet.learner import load_fusion
+        folder = Path(folder)
+        try: d = json.loads((folder/'stack.json').read_text())
+        except (OSError, ValueError) as e: raise MedFusionNetError(f"{folder/'stack.json'}: not a saved stack ({type(e).__name__}: {e})") from None
+        if d.get('format') != _STACK_FORMAT: raise MedFusionNetError(f"{folder/'stack.json'}: format {d.get('format')!r}, expected {_STACK_FORMAT}")
+        nets = [load_fusion(folder/f'fold{k}', device=device) for k in range(d['folds'])]
+        classical = {}
+        for n in d['classical']:
+            fn = folder/'classical'/f'{n}.skops'
+            if bad := [t for t in sio.get_untrusted_types(file=fn) if t not in _SKOPS_TRUSTED]:
+                raise MedFusionNetError(f"{fn}: holds types outside the stack's own ({bad[:3]}): not loaded")
+            classical[n] = sio.load(fn, trusted=_SKOPS_TRUSTED)
+        return cls(d['names'], nets, classical, NonNegativeStacker.from_dict(d['stacker']), d['labels'],
+                   DatasetSchema.from_dict(d['schema']), d['config'])
+
+_SKOPS_TRUSTED = [f'{c.__module__}.{c.__qualname__}' for c in (MultiLabelTabular, MultiLabelText)] + ['numpy.dtype',
+                  'sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor', 'sklearn.ensemble._hist_gradient_boosting.binning._BinMapper',
+                  'sklearn.feature_extraction.text.TfidfVectorizer', 'sklearn.feature_extraction.text.TfidfTransformer', 'builtins.slice']
+
+def _classical_fit(name:str, df:pd.DataFrame, schema:DatasetSchema, seed:int):
+    "A classical candidate fitted on the rows of `df`."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)     # labels constant in a fold; scikit-learn's ConvergenceWarning
+        if name in TEXT: return MultiLabelText().fit(df[schema.text_col], df[schema.label_cols])
+        return MultiLabelTabular(name, seed=seed, categorical=schema.categorical_cols).fit(df[schema.feature_cols], df[schema.label_cols])
+
+def _classical_predict(name:str, m, df:pd.DataFrame, schema:DatasetSchema) -> np.ndarray:
+    "A classical candidate's probabilities (n x K) for the rows of `df`."
+    return m.predict_proba(df[schema.text_col] if name in TEXT else df[schema.feature_cols])
+
+def stack_candidates(schema:DatasetSchema) -> list:
+    "The candidate names of the stack for `schema`'s modalities, in the stacker's order."
+    mods = schema.modalities
+    net = ['mfn'] + ([_NET_NAMES[m] for m in mods] if TrainSettings.fusion_for(mods) == 'gated' else [])
+    return net + [c for m in mods for c in STACK_CLASSICAL.get(m, ())]
+
+def fit_stack(df:pd.DataFrame, # the table
+              schema:DatasetSchema, # its schema
+              rows, # the training rows (positions): every one gets out-of-fold predictions
+              settings:TrainSettings|None=None, # how the networks are trained (`stack_folds` inner folds)
+              run_dir=None, # folder of the inner folds' training runs (default: a temporary folder, removed)
+              resume:bool=False, # reuse the inner folds finished in `run_dir` and continue an interrupted one
+              progress:bool=False, # print each inner fold as it finishes
+              **kwargs, # MedFusionNet settings for the networks (e.g. d=32)
+             ) -> StackedFusion:
+    "Cross-fit every candidate on `stack_folds` patient-grouped inner folds of `rows`, then fit the per-label stacker on all of them."
+    import tempfile
+    from medfusionnet.learner import fit_fusion, predict_fusion, load_fusion
+    s = settings or TrainSettings()
+    rows = np.asarray(rows)
+    names, labels = stack_candidates(schema), list(schema.label_cols)
+    classical = [n for n in names if not n.startswith('mfn')]
+    sub = df.iloc[rows]
+    U, secs = np.full((len(rows), len(names), len(labels)), np.nan), dict(networks=0., classical=0., stacker=0.)
+    nets, tmp = [], None
+    if run_dir is None: tmp = tempfile.TemporaryDirectory(prefix='mfn-stack-'); run_dir = tmp.name
+    try:
+        for _, f, itr, ite in multilabel_group_kfold(sub, schema, n_splits=s.stack_folds, seed=s.seed + 7):
+            t0, fd = time.time(), Path(run_dir)/f'fold{f}'
+            res = fit_fusion(df, schema, rows[itr], rows[ite], s, run_dir=fd, resume=resume, **kwargs)
+            for part, P in predict_fusion(res, df, rows[ite], heads=True).items(): U[ite, names.index(_NET_NAMES[part])] = P
+            nets.append(res); t1 = time.time(); secs['networks'] += t1 - t0
+            for n in classical: U[ite, names.index(n)] = _classical_predict(n, _classical_fit(n, sub.iloc[itr], schema, s.seed), sub.iloc[ite], schema)
+            secs['classical'] += time.time() - t1
+            if progress: print(f"stack: inner fold {f + 1} of {s.stack_folds} trained in {t1 - t0:.0f} s", flush=True)
+    finally:
+        if tmp is not None: tmp.cleanup()
+    t0 = time.time()
+    final = {n: _classical_fit(n, sub, schema, s.seed) for n in classical}
+    t1 = time.time(); secs['classical'] += t1 - t0
+    st = NonNegativeStacker(names, seed=s.seed).fit(U, schema.labels(sub), sub[schema.group_col].to_numpy())
+    secs['stacker'] = time.time() - t1
+    config = {**nets[0].config, 'combine': 'stack', 'stack_folds': s.stack_folds, 'candidates': names, 'n_train': len(rows)}
+    return StackedFusion(names, nets, final, st, labels, schema, config, U, rows, secs)
+
+def predict_model(model, # a `FusionResult` (one network) or a `StackedFusion`
+                  df:pd.DataFrame, rows=None, # row positions (default: all)
+                  image_root=None, # folder of `df`'s images, when not the training data's
+                  drop=(), # modalities hidden in every row (the missing-modality stress test)
+                 ) -> np.ndarray:
+    "Probabilities (n x K) of either kind of trained model."
+    if isinstance(model, StackedFusion): return model.predict(df, rows, image_root, drop)
+    from medfusionnet.learner import predict_fusion
+    return predict_fusion(model, df, rows, image_root=image_root, drop=drop)
+
 # %% ../nbs/06_protocols.ipynb #ee0e90eb
 def _late_weights(Y, *P) -> np.ndarray:
     "Per label, the convex weights (M x K) of the parts' probabilities `P` with the best validation AUROC (equal when undefined)."
@@ -229,6 +390,13 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
         w = _late_weights(schema.labels(df.iloc[va]), *[o[0] for o in outs])
         cache[f'late_weights:{model}'] = w
         out = tuple(sum(wm * o[i] for wm, o in zip(w, outs)) for i in (0, 1))
+    elif model == 'medfusionnet' and (settings or TrainSettings()).combine == 'stack':
+        s, extra = TrainSettings.split(settings, **{**(fusion_kwargs.get('*') or {}), **(fusion_kwargs.get(model) or {})}, seed=seed)
+        stk = fit_stack(df, schema, np.concatenate([tr, va]), s, **extra)
+        Cte = stk.candidates(df, te)
+        out = stk.oof_predict()[len(tr):], stk.stacker.predict_proba(Cte)     # (validation: the stack's out-of-fold predictions)
+        cache[f'stack:{model}'] = dict(weights=stk.stacker.coef_, choice=np.array(stk.stacker.choice_), names=np.array(stk.names), cand_te=Cte,
+                                       oof=stk.oof, rows=stk.rows)   # (the candidates' out-of-fold predictions: stackers can be compared offline)
     else:
         import tempfile
         from medfusionnet.learner import fit_fusion, predict_fusion
@@ -237,16 +405,12 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
         if model not in ABLATIONS: extra['model'] = model                        # a baseline by name ('densenet121')
         s, extra = TrainSettings.split(settings, **extra, seed=seed)
         if s.model in baseline_models:                                           # image only: no fusion settings
-            s = dataclasses.replace(s, unimodal_loss=0., modality_dropout=0.)
-            extra = {k: v for k, v in extra.items() if k not in ('fpn', 'label_queries')}
+            extra = {k: v for k, v in extra.items() if k not in ('fpn', 'label_queries', 'fusion')}
         with tempfile.TemporaryDirectory(prefix='mfn-cv-') as d:   # per-fold checkpoints are not kept
             extra.setdefault('run_dir', d)
             res = fit_fusion(df, schema, tr, va, s, **extra)
             out = predict_fusion(res, df, va), predict_fusion(res, df, te)
-            if getattr(res.model, 'fusion', None) == 'gated':
-                gw = cache[f'gates:{model}'] = res.model.fusion_weights(schema.label_cols)
-                if d := res.config.get('fallback_decision'):       # `fallback='image'`: which model was kept, and the evidence
-                    gw['fused_kept'], gw['fallback_p_better'] = float(d['kept'] == 'fused'), float(d['p_better'])
+            if getattr(res.model, 'fusion', None) == 'gated': cache[f'gates:{model}'] = res.model.fusion_weights(schema.label_cols)
     cache[model] = out
     return out
 
@@ -293,9 +457,10 @@ def _claim_checkpoints(folder:Path, fingerprint:dict):
                                     f"{', '.join(diff)}): choose another --out, or delete {folder} to start again")
     else: write_json_atomic(fp, fn)
 
-def _save_unit(fn:Path, Pva, Pte, te, seconds:float, late_weights=None, gates:pd.DataFrame|None=None):
-    "One finished (repeat, fold, model): validation and test predictions, the test rows, the seconds it took (and late weights or gates)."
+def _save_unit(fn:Path, Pva, Pte, te, seconds:float, late_weights=None, gates:pd.DataFrame|None=None, stack:dict|None=None):
+    "One finished (repeat, fold, model): validation and test predictions, the test rows, the seconds it took (and late weights, gates or the stack's weights and candidates)."
     arrays = dict(Pva=Pva, Pte=Pte, te=np.asarray(te), seconds=np.float64(seconds))
+    if stack is not None: arrays.update({f'stack_{k}': v for k, v in stack.items()})
     if late_weights is not None: arrays['late_weights'] = np.asarray(late_weights)
     if gates is not None: arrays.update(gates=gates.to_numpy(float), gate_cols=np.array(list(gates.columns)), gate_labels=np.array(list(map(str, gates.index))))
     with atomic_path(fn) as tmp, open(tmp, 'wb') as f: np.savez(f, **arrays)
@@ -307,11 +472,13 @@ def _load_unit(fn:Path, te, cache:dict, m:str) -> tuple:
             Pva, Pte, rows, secs = z['Pva'], z['Pte'], z['te'], float(z['seconds'])
             lw = z['late_weights'] if 'late_weights' in z.files else None
             gw = pd.DataFrame(z['gates'], columns=list(z['gate_cols']), index=pd.Index(list(z['gate_labels']), name='label')) if 'gates' in z.files else None
+            st = {k[6:]: z[k] for k in z.files if k.startswith('stack_')} or None
     except Exception as e: raise MedFusionNetError(f"{fn}: unreadable checkpoint ({e}); delete it to refit that fold") from None
     if not np.array_equal(rows, te): raise MedFusionNetError(f"{fn}: saved for other test rows; delete it to refit that fold")
     cache[m] = (Pva, Pte)
     if lw is not None: cache[f'late_weights:{m}'] = lw
     if gw is not None: cache[f'gates:{m}'] = gw
+    if st is not None: cache[f'stack:{m}'] = st
     return Pva, Pte, secs
 
 # %% ../nbs/06_protocols.ipynb #fe397ea4
@@ -324,6 +491,32 @@ def cv_splits(df:pd.DataFrame, schema:DatasetSchema, n_splits:int=5, n_repeats:i
         itr, iva = (tr[inner['train']], tr[inner['valid']]) if inner else (tr, tr)
         check_disjoint(groups, itr, iva, te, names=['inner train', 'inner valid', 'test'])
         yield r, f, itr, iva, te
+
+def stack_gain(Y, # n x K labels (0/1, NaN = unknown)
+               P, # n x K the stack's out-of-fold probabilities
+               C, # n x M x K its candidates' out-of-fold probabilities
+               names:list, # the M candidates' names
+               labels:list, # the K label names
+               groups=None, # patient id per row
+               n_boot:int=1000, # patient resamples
+               seed:int=0, # seeds the resampling
+              ) -> pd.DataFrame:
+    "Per label (and macro): the stack's AUROC minus the best single candidate's (chosen on these same rows, so the comparison favours it), with a 95% patient-bootstrap CI."
+    ok = known(Y)
+    auc = np.array([[evaluate_predictions(Y[:, [k]], C[:, i, [k]], [labels[k]], n_boot=0).loc[labels[k], 'auroc'] for k in range(len(labels))]
+                    for i in range(len(names))])                      # M x K
+    rows = []
+    for k, l in enumerate(labels):
+        if np.isnan(auc[:, k]).all(): rows.append(dict(label=l)); continue
+        b = int(np.nanargmax(auc[:, k]))
+        d, boots = paired_macro_difference(Y[:, [k]], P[:, [k]], C[:, b, [k]], groups, n_boot, seed)
+        rows.append(dict(label=l, best_single=names[b], auroc_best_single=auc[b, k], auroc_stack=auc[b, k] + d, difference=d,
+                         ci_low=np.nanpercentile(boots, 2.5), ci_high=np.nanpercentile(boots, 97.5)))
+    b = int(np.nanargmax(np.nanmean(auc, 1)))                            # macro: the best candidate over all labels
+    d, boots = paired_macro_difference(Y, P, C[:, b], groups, n_boot, seed)
+    rows.append(dict(label='macro', best_single=names[b], auroc_best_single=float(np.nanmean(auc[b])), auroc_stack=float(np.nanmean(auc[b])) + d,
+                     difference=d, ci_low=np.nanpercentile(boots, 2.5), ci_high=np.nanpercentile(boots, 97.5)))
+    return pd.DataFrame(rows).set_index('label')
 
 def run_cv(df:pd.DataFrame, # the table
            schema:DatasetSchema, # its schema
@@ -347,7 +540,7 @@ def run_cv(df:pd.DataFrame, # the table
     check_cv_request(df, schema, n_splits)
     if 'image' in schema.modalities and any(needs_images(m, schema) for m in models):
         from medfusionnet.fusion_data import check_images
-        check_images(df, schema, (settings or TrainSettings()).image_size)   # every image read once, before training
+        check_images(df, schema, (settings or TrainSettings()).image_size, (settings or TrainSettings()).channels)   # every image read once, before training
     ck = Path(checkpoints) if checkpoints is not None else None
     if ck is not None:
         _claim_checkpoints(ck, dict(dataset=schema.name, n_rows=len(df), ids_sha1=values_sha1(df[schema.id_col].astype(str)),
@@ -360,7 +553,7 @@ def run_cv(df:pd.DataFrame, # the table
     oof = {m: np.zeros((n_repeats, len(df), K)) for m in models}
     cal = {m: np.zeros((n_repeats, len(df), K)) for m in models} if risk else None
     lev = {m: np.full((n_repeats, len(df), K), 'undefined', dtype=object) for m in models} if risk else None
-    fold_rows, times, late_w, gates, resumed = [], {m: 0. for m in models}, {}, [], 0
+    fold_rows, times, late_w, gates, resumed, stacks = [], {m: 0. for m in models}, {}, [], 0, {}
     groups = df[schema.group_col].to_numpy()
     Yall = schema.labels(df)
     for r, f, itr, iva, te in cv_splits(df, schema, n_splits, n_repeats, seed, inner_valid):
@@ -373,7 +566,7 @@ def run_cv(df:pd.DataFrame, # the table
                 t0 = time.time()
                 Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache)
                 secs = time.time() - t0
-                if fn is not None: _save_unit(fn, Pva, Pte, te, secs, cache.get(f'late_weights:{m}'), cache.get(f'gates:{m}'))
+                if fn is not None: _save_unit(fn, Pva, Pte, te, secs, cache.get(f'late_weights:{m}'), cache.get(f'gates:{m}'), cache.get(f'stack:{m}'))
             times[m] += secs
             thr = choose_thresholds(Yall[iva], Pva, labels)
             oof[m][r, te] = Pte
@@ -391,6 +584,13 @@ def run_cv(df:pd.DataFrame, # the table
             fold_rows.append(res)
             if m in LATE: late_w.setdefault(m, []).append(_late_series(cache[f'late_weights:{m}'], labels, late_parts(schema, m)).rename((r, f)))
             if f'gates:{m}' in cache: gates.append(cache[f'gates:{m}'].reset_index().assign(model=m, repeat=r, fold=f))
+            if f'stack:{m}' in cache:
+                st, d = cache[f'stack:{m}'], stacks.setdefault(m, dict(weights=[], cand=None))
+                names = [str(n) for n in st['names']]
+                d['weights'].append(pd.DataFrame(st['weights'], columns=names, index=pd.Index(labels, name='label'))
+                                    .assign(choice=[str(c) for c in st['choice']]).reset_index().assign(repeat=r, fold=f))
+                if d['cand'] is None: d['names'], d['cand'] = names, np.full((n_repeats, len(df), len(names), K), np.nan)
+                d['cand'][r, te] = st['cand_te']
             if progress: print(f"repeat {r} fold {f} {m:>14}: macro AUROC {res.set_index('label').loc['macro', 'auroc']:.3f}", flush=True)
     folds = pd.concat(fold_rows, ignore_index=True)
     pooled = {}
@@ -407,7 +607,11 @@ def run_cv(df:pd.DataFrame, # the table
             Lm = pd.DataFrame(stack(lev[m]), columns=labels)
             risk_out[m] = dict(levels=level_table(Yr, stack(cal[m]), Lm, labels, groups=gr),
                                calibration=calibration_report(Yr, stack(oof[m]), stack(cal[m]), labels))
-    return dict(folds=folds, pooled=pooled, oof={m: v.mean(0) for m, v in oof.items()}, seconds=times, risk=risk_out,
+    stack_out = {m: dict(weights=pd.concat(d['weights'], ignore_index=True),
+                         gain=stack_gain(Yall, oof[m].mean(0), d['cand'].mean(0), d['names'], labels, groups, n_boot, seed),
+                         candidates_pooled={n: evaluate_predictions(Yall, d['cand'].mean(0)[:, i], labels, n_boot=0)
+                                            for i, n in enumerate(d['names'])}) for m, d in stacks.items()}
+    return dict(folds=folds, pooled=pooled, stack=stack_out, oof={m: v.mean(0) for m, v in oof.items()}, seconds=times, risk=risk_out,
                 late_weights=pd.DataFrame(late_w['late']) if 'late' in late_w else None,
                 late_mfn_weights=pd.DataFrame(late_w['late-mfn']) if 'late-mfn' in late_w else None, resumed=resumed,
                 fusion_weights=pd.concat(gates, ignore_index=True) if gates else None,

