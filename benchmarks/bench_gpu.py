@@ -259,7 +259,7 @@ def table(rows:list) -> str:
     return '\n'.join(lines)
 
 
-def learner_check(device, quick:bool, unimodal_loss:float=0., modality_dropout:float=0.) -> dict:
+def learner_check(device, quick:bool) -> dict:
     "fit_fusion end to end on synthetic PNGs + CSV; what the learner switched on by itself."
     import numpy as np, pandas as pd
     from PIL import Image
@@ -299,14 +299,12 @@ def learner_check(device, quick:bool, unimodal_loss:float=0., modality_dropout:f
             def after_fit(self): self.h.remove()
         t = time.perf_counter()
         res = fit_fusion(df, schema, tr, va, model='tiny', image_size=64, epochs=epochs, bs=32 if quick else 64,
-                         run_dir=tmp/'run', cache_folder=tmp/'cache', stage1_features=None, cbs=[ProbeCB()],
-                         unimodal_loss=unimodal_loss, modality_dropout=modality_dropout)
+                         run_dir=tmp/'run', cache_folder=tmp/'cache', stage1_features=None, cbs=[ProbeCB()])
         fit_s = time.perf_counter() - t
         learn, dl = res.learn, res.learn.dls.train
         convs = [p for p in learn.model.parameters() if p.dim() == 4 and p.shape[1] > 1]   # (1-channel ones are both layouts)
         p = predict_fusion(res, df, va)
         out = dict(device=str(learn.dls.device), n_train=len(tr), n_valid=len(va), epochs=epochs, fit_seconds=fit_s,
-                   unimodal_loss=unimodal_loss, modality_dropout=modality_dropout,
                    losses_finite=bool(np.isfinite(res.history[['train_loss', 'valid_loss']].to_numpy(float)).all()),
                    mixed_precision_callback=any(isinstance(c, MixedPrecision) for c in learn.cbs),
                    mixed_precision_mode=next((c.amp_mode.value for c in learn.cbs if isinstance(c, MixedPrecision)), None),
@@ -358,8 +356,6 @@ def parse_args(argv=None):
     p.add_argument('--time-budget', type=float, default=0, help='seconds; settings not started by then are skipped (0: none)')
     p.add_argument('--learner', choices=['auto', 'on', 'off'], default='auto', help='fastai check (auto: on CUDA)')
     p.add_argument('--learner-only', action='store_true')
-    p.add_argument('--unimodal-loss', type=float, default=0., help='fastai check: fit_fusion(unimodal_loss=...)')
-    p.add_argument('--modality-dropout', type=float, default=0., help='fastai check: fit_fusion(modality_dropout=...)')
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: leave)')
     p.add_argument('--out', help='JSON file to write')
     a = p.parse_args(argv)
@@ -420,7 +416,7 @@ def main(argv=None) -> dict:
         for k, v in result['recipe'].items():
             print(f"{k}: {v['ratio']:.2f} (target >= {v['target']}): {'met' if v['met'] else 'NOT met'}", flush=True)
     if a.learner == 'on' or a.learner_only or (a.learner == 'auto' and device.type == 'cuda'):
-        try: result['learner_check'] = learner_check(device, a.quick, a.unimodal_loss, a.modality_dropout)
+        try: result['learner_check'] = learner_check(device, a.quick)
         except Exception as e: result['learner_check'] = dict(error=f'{type(e).__name__}: {e}', traceback=traceback.format_exc())
         print('\nfit_fusion check:', json.dumps({k: v for k, v in result['learner_check'].items() if k != 'history'}, default=str))
     save()

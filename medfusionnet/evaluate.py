@@ -240,39 +240,62 @@ def paired_macro_difference(Y, # n x K labels (0/1, NaN = unknown)
     return macro(np.arange(len(Y))), boots
 
 # %% ../nbs/02b_evaluate.ipynb #698c0566
-def _fit_nonneg_logistic(Z, y, C:float=1.0, sample_weight=None, lower:float=0.) -> tuple:
-    "`(w, b)` of a logistic regression on `Z` (n x M) with `w >= lower` and penalty `0.5 |w|^2 / C` next to the summed log loss."
+def _fit_pooled_logistic(Zs:list, # per label: its rows' standardised logits (n_k x M)
+                         ys:list, # per label: its rows' 0/1 labels
+                         pool:float, # penalty on each label's weights' distance from the shared weights (large: one weight vector for all labels)
+                         ridge:float, # penalty on the shared weights
+                         floor:float=0., # smallest weight allowed
+                        ) -> tuple:
+    "`(V, b)`: per label non-negative weights (K x M) and intercepts (K) minimising the labels' mean log losses + `pool/2 sum_k |v_k - w|^2 + ridge/2 |w|^2`."
     from scipy.optimize import minimize
     from scipy.special import expit, log_expit
-    sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
-    def f(theta):
-        w, b = theta[:-1], theta[-1]
-        s = Z @ w + b
-        loss = -(sw * (y * log_expit(s) + (1 - y) * log_expit(-s))).sum() + 0.5 * (w @ w) / C
-        r = sw * (expit(s) - y)
-        return loss, np.append(Z.T @ r + w / C, r.sum())
-    p = np.clip(np.average(y, weights=sw), 1e-6, 1 - 1e-6)
-    x0 = np.append(np.full(Z.shape[1], max(0.1, lower)), np.log(p / (1 - p)))
-    res = minimize(f, x0, jac=True, method='L-BFGS-B', bounds=[(lower, None)] * Z.shape[1] + [(None, None)])
-    return res.x[:-1], float(res.x[-1])
-
-def _logit(P): P = np.clip(np.asarray(P, float), 1e-6, 1 - 1e-6); return np.log(P / (1 - P))
+    K, M = len(Zs), Zs[0].shape[1]
+    def f(th):
+        w, V, b = th[:M], th[M:M + K * M].reshape(K, M), th[M + K * M:]
+        loss, gw, gV, gb = 0.5 * ridge * (w @ w), ridge * w, np.zeros((K, M)), np.zeros(K)
+        for k in range(K):
+            s, y = Zs[k] @ V[k] + b[k], ys[k]
+            loss -= (y * log_expit(s) + (1 - y) * log_expit(-s)).mean()
+            r, d = (expit(s) - y) / len(y), V[k] - w
+            loss += 0.5 * pool * (d @ d)
+            gV[k], gb[k] = Zs[k].T @ r + pool * d, r.sum()
+            gw -= pool * d
+        return loss, np.concatenate([gw, gV.ravel(), gb])
+    prev = [np.clip(y.mean(), 1e-6, 1 - 1e-6) for y in ys]
+    x0 = np.concatenate([np.full(M * (K + 1), max(0.1, floor)), [np.log(p / (1 - p)) for p in prev]])
+    res = minimize(f, x0, jac=True, method='L-BFGS-B', bounds=[(floor, None)] * (M * (K + 1)) + [(None, None)] * K)
+    return res.x[M:M + K * M].reshape(K, M), res.x[M + K * M:]
 
 _FLOOR = 1e-3   # a single candidate keeps at least this weight: its ranking, never a constant
 
-class NonNegativeStacker:
-    "Per label, a non-negative logistic regression on M candidates' probabilities, or the best single candidate when that has the lower cross-validated log loss."
-    def __init__(self, names:list, # the M candidates' names
-                 C:float=1.0, # inverse L2 penalty of the weights (scikit-learn's convention)
-                 n_splits:int=5, # patient-grouped folds of the stack-or-single choice
-                 seed:int=0, # seeds those folds
-                ):
-        self.names, self.C, self.n_splits, self.seed = list(names), C, n_splits, seed
+def _logit(P): P = np.clip(np.asarray(P, float), 1e-6, 1 - 1e-6); return np.log(P / (1 - P))
 
-    def _z(self, U, k):
-        "Standardised logits of label `k` (n x M); a missing candidate (NaN) contributes 0."
-        Z = (_logit(U[:, :, k]) - self.mean_[k]) / self.scale_[k]
+class NonNegativeStacker:
+    "Per label, a non-negative logistic regression on M candidates' logits, its weights pooled across labels as far as cross-validation says; or the best single candidate."
+    POOLING = {'shared': 1e3, 'partial': 0.1, 'per label': 1e-3}   # penalty on a label's distance from the shared weights
+
+    def __init__(self, names:list, # the M candidates' names
+                 n_splits:int=5, # patient-grouped folds of the choice between the stacks and the single candidates
+                 seed:int=0, # (kept for the record: the folds are GroupKFold's, deterministic)
+                ):
+        self.names, self.n_splits, self.seed = list(names), n_splits, seed
+
+    def _z(self, U) -> np.ndarray:
+        "Standardised logits (n x M x K); a missing candidate (NaN) contributes 0."
+        Z = (_logit(U) - self.mean_[None]) / self.scale_[None]
         return np.where(np.isnan(Z), 0., Z)
+
+    def _options(self) -> list:
+        return [(f'stack ({k})', None, v) for k, v in self.POOLING.items()] + [(n, m, self.POOLING['per label']) for m, n in enumerate(self.names)]
+
+    def _fit_option(self, Z, Y, ok, rows, option) -> tuple:
+        "Weights (K_defined x M) and intercepts of one option, fitted on `rows`."
+        _, single, pool = option
+        cols = np.arange(Z.shape[1]) if single is None else np.array([single])
+        V, b = _fit_pooled_logistic([Z[rows][ok[rows, k]][:, cols, k] for k in self.defined_], [Y[rows][ok[rows, k], k] for k in self.defined_],
+                                    pool, 1. / len(rows), floor=_FLOOR * (single is not None))
+        out = np.zeros((len(self.defined_), Z.shape[1])); out[:, cols] = V
+        return out, b
 
     def fit(self, U, # n x M x K out-of-fold probabilities of the M candidates (NaN: candidate missing in that row)
             Y, # n x K labels (0/1, NaN = unknown)
@@ -284,40 +307,34 @@ class NonNegativeStacker:
         if M != len(self.names): raise MedFusionNetError(f"NonNegativeStacker: {M} candidates' predictions for {len(self.names)} names")
         groups = np.arange(n) if groups is None else np.asarray(groups)
         L = _logit(U)
-        self.mean_, self.scale_ = np.nanmean(L, 0).T, np.nanstd(L, 0).T + 1e-6          # K x M
-        self.coef_, self.intercept_, self.choice_ = np.zeros((K, M)), np.zeros(K), ['undefined'] * K
-        self.cv_log_loss_ = np.full((K, M + 1), np.nan)                                     # columns: stack, then each candidate
-        for k in range(K):
-            rows = known(Y[:, k]); y = Y[rows, k]
-            if not defined_labels(y[:, None])[0]:                                          # nothing to learn: equal weights
-                self.coef_[k] = 1. / M; continue
-            Z, g = self._z(U[rows], k), groups[rows]
-            options = [np.arange(M)] + [np.array([m]) for m in range(M)]
-            folds = min(self.n_splits, len(np.unique(g)), int(y.sum()), int((1 - y).sum()))
-            if folds >= 2:
-                loss = np.zeros(len(options))
-                for tr, te in GroupKFold(folds).split(Z, y, g):
-                    if not defined_labels(y[tr][:, None])[0]: continue
-                    for o, cols in enumerate(options):
-                        w, b = _fit_nonneg_logistic(Z[tr][:, cols], y[tr], self.C, lower=_FLOOR * (o > 0))
-                        s = np.clip(Z[te][:, cols] @ w + b, -30, 30)
-                        loss[o] += np.sum(np.logaddexp(0, s) - y[te] * s)
-                self.cv_log_loss_[k] = loss / len(y)
-            else: loss = np.r_[0., np.ones(M)]                                          # too few rows to compare: the stack
-            best = int(np.argmin(loss))
-            w, b = _fit_nonneg_logistic(Z[:, options[best]], y, self.C, lower=_FLOOR * (best > 0))
-            if best == 0 and w.max() < _FLOOR:              # a stack that ranks nothing: the best single candidate instead (never a constant)
-                best = 1 + int(np.argmin(loss[1:]))
-                w, b = _fit_nonneg_logistic(Z[:, options[best]], y, self.C, lower=_FLOOR)
-            cols = options[best]
-            self.coef_[k, cols], self.intercept_[k] = w, b
-            self.choice_[k] = 'stack' if best == 0 else self.names[best - 1]
+        self.mean_, self.scale_ = np.nanmean(L, 0), np.nanstd(L, 0) + 1e-6          # M x K
+        Z, ok = self._z(U), known(Y)
+        self.defined_ = [k for k in range(K) if defined_labels(Y[ok[:, k], k][:, None])[0]]
+        self.coef_, self.intercept_ = np.full((K, M), 1. / M), np.zeros(K)         # (labels with nothing to learn: equal weights)
+        opts = self._options()
+        self.cv_deviance_ = dict.fromkeys([o[0] for o in opts], np.nan)
+        if not self.defined_: self.choice_ = 'undefined'; return self
+        folds = min(self.n_splits, len(np.unique(groups)))
+        loss = np.zeros(len(opts))
+        for tr, te in GroupKFold(folds).split(Z, groups=groups):     # relative deviance (1 - McFadden R^2) per label, mean over labels
+            for i, o in enumerate(opts):
+                V, b = self._fit_option(Z, Y, ok, tr, o)
+                for j, k in enumerate(self.defined_):
+                    m, mt = te[ok[te, k]], tr[ok[tr, k]]
+                    if not len(m): continue
+                    y, p0 = Y[m, k], np.clip(Y[mt, k].mean(), 1e-4, 1 - 1e-4)
+                    s = np.clip(Z[m, :, k] @ V[j] + b[j], -30, 30)
+                    loss[i] += np.sum(np.logaddexp(0, s) - y * s) / max(-np.sum(y * np.log(p0) + (1 - y) * np.log(1 - p0)), 1e-9)
+        self.cv_deviance_ = dict(zip([o[0] for o in opts], loss / (folds * len(self.defined_))))
+        best = opts[int(np.argmin(loss))]
+        V, b = self._fit_option(Z, Y, ok, np.arange(n), best)
+        self.coef_[self.defined_], self.intercept_[self.defined_] = V, b
+        self.choice_ = best[0]
         return self
 
     def decision_function(self, U) -> np.ndarray:
         "Stacked logits, n x K."
-        U = np.asarray(U, float)
-        return np.stack([self._z(U, k) @ self.coef_[k] + self.intercept_[k] for k in range(U.shape[2])], 1)
+        return np.einsum('nmk,km->nk', self._z(np.asarray(U, float)), self.coef_) + self.intercept_
 
     def predict_proba(self, U) -> np.ndarray:
         "Stacked probabilities, n x K."
@@ -325,22 +342,23 @@ class NonNegativeStacker:
         return expit(self.decision_function(U))
 
     def weights(self, labels=None) -> pd.DataFrame:
-        "Per label: each candidate's weight (on its standardised logit) and the choice made (stack or a single candidate)."
+        "Per label: each candidate's weight (on its standardised logit) and the choice made (a stack's pooling, or one candidate)."
         out = pd.DataFrame(self.coef_, columns=self.names, index=pd.Index(labels if labels is not None else range(len(self.coef_)), name='label'))
-        out['choice'] = self.choice_
+        out['choice'] = [self.choice_ if k in self.defined_ else 'undefined' for k in range(len(out))]
         return out
 
     def to_dict(self) -> dict:
         "The fitted stacker as plain data (JSON)."
-        return dict(names=self.names, C=self.C, n_splits=self.n_splits, seed=self.seed, mean=self.mean_.tolist(), scale=self.scale_.tolist(),
-                    coef=self.coef_.tolist(), intercept=self.intercept_.tolist(), choice=self.choice_)
+        return dict(names=self.names, n_splits=self.n_splits, seed=self.seed, mean=self.mean_.tolist(), scale=self.scale_.tolist(),
+                    coef=self.coef_.tolist(), intercept=self.intercept_.tolist(), choice=self.choice_, defined=self.defined_,
+                    cv_deviance=self.cv_deviance_)
 
     @classmethod
     def from_dict(cls, d:dict):
         "A fitted stacker from `to_dict`'s data."
-        s = cls(d['names'], d['C'], d['n_splits'], d['seed'])
-        s.mean_, s.scale_, s.coef_, s.intercept_, s.choice_ = (np.array(d['mean']), np.array(d['scale']), np.array(d['coef']),
-                                                               np.array(d['intercept']), list(d['choice']))
+        s = cls(d['names'], d['n_splits'], d['seed'])
+        s.mean_, s.scale_, s.coef_, s.intercept_ = np.array(d['mean']), np.array(d['scale']), np.array(d['coef']), np.array(d['intercept'])
+        s.choice_, s.defined_, s.cv_deviance_ = d['choice'], list(d['defined']), d['cv_deviance']
         return s
 
 # %% ../nbs/02b_evaluate.ipynb #09e85287

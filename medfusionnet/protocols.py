@@ -330,7 +330,7 @@ def fit_stack(df:pd.DataFrame, # the table
     try:
         for _, f, itr, ite in multilabel_group_kfold(sub, schema, n_splits=s.stack_folds, seed=s.seed + 7):
             t0, fd = time.time(), Path(run_dir)/f'fold{f}'
-            res = fit_fusion(df, schema, rows[itr], rows[ite], s, run_dir=fd, resume=resume, **kwargs)
+            res = fit_fusion(df, schema, rows[itr], rows[ite], dataclasses.replace(s, seed=s.seed + 1000 * f), run_dir=fd, resume=resume, **kwargs)   # (its own seed: the average is an ensemble)
             for part, P in predict_fusion(res, df, rows[ite], heads=True).items(): U[ite, names.index(_NET_NAMES[part])] = P
             nets.append(res); t1 = time.time(); secs['networks'] += t1 - t0
             for n in classical: U[ite, names.index(n)] = _classical_predict(n, _classical_fit(n, sub.iloc[itr], schema, s.seed), sub.iloc[ite], schema)
@@ -367,7 +367,22 @@ def _late_series(w, labels, parts) -> pd.Series:
     if w.ndim == 1 or len(w) == 2: return pd.Series(w if w.ndim == 1 else w[0], index=labels)
     return pd.Series(w.T.ravel(), index=[f'{l}:{p}' for l in labels for p in parts])
 
-def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache=None):
+def _stack_candidates(df, schema, tr, va, te, s:TrainSettings, extra:dict, fn:Path|None=None) -> dict:
+    "The stack's expensive part on one outer fold: its candidates' out-of-fold predictions on `tr` + `va` and their predictions on `te` (read from `fn` when a run saved them there)."
+    if fn is not None and fn.exists():
+        try:
+            with np.load(fn, allow_pickle=False) as z: d = {k: z[k] for k in z.files}
+        except Exception as e: raise MedFusionNetError(f"{fn}: unreadable checkpoint ({e}); delete it to refit that fold") from None
+        if not np.array_equal(d['te'], te): raise MedFusionNetError(f"{fn}: saved for other test rows; delete it to refit that fold")
+        return d
+    t0 = time.time()
+    stk = fit_stack(df, schema, np.concatenate([tr, va]), s, **extra)
+    d = dict(names=np.array(stk.names), oof=stk.oof, rows=stk.rows, cand_te=stk.candidates(df, te), te=np.asarray(te), seconds=np.float64(time.time() - t0))
+    if fn is not None:
+        with atomic_path(fn) as tmp, open(tmp, 'wb') as f: np.savez(f, **d)
+    return d
+
+def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache=None, stack_file=None):
     "Fit `model` on rows `tr` (+ `va` for validation), return probabilities for `va` and `te`."
     cache = {} if cache is None else cache
     if model in cache: return cache[model]
@@ -392,11 +407,11 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
         out = tuple(sum(wm * o[i] for wm, o in zip(w, outs)) for i in (0, 1))
     elif model == 'medfusionnet' and (settings or TrainSettings()).combine == 'stack':
         s, extra = TrainSettings.split(settings, **{**(fusion_kwargs.get('*') or {}), **(fusion_kwargs.get(model) or {})}, seed=seed)
-        stk = fit_stack(df, schema, np.concatenate([tr, va]), s, **extra)
-        Cte = stk.candidates(df, te)
-        out = stk.oof_predict()[len(tr):], stk.stacker.predict_proba(Cte)     # (validation: the stack's out-of-fold predictions)
-        cache[f'stack:{model}'] = dict(weights=stk.stacker.coef_, choice=np.array(stk.stacker.choice_), names=np.array(stk.names), cand_te=Cte,
-                                       oof=stk.oof, rows=stk.rows)   # (the candidates' out-of-fold predictions: stackers can be compared offline)
+        d = _stack_candidates(df, schema, tr, va, te, s, extra, stack_file)
+        names, rows = [str(n) for n in d['names']], d['rows']
+        st = NonNegativeStacker(names, seed=s.seed).fit(d['oof'], schema.labels(df.iloc[rows]), df.iloc[rows][schema.group_col].to_numpy())
+        out = st.predict_proba(d['oof'][len(tr):]), st.predict_proba(d['cand_te'])     # (validation: the stack's out-of-fold predictions)
+        cache[f'stack:{model}'] = dict(weights=st.coef_, choice=np.array(st.choice_), names=d['names'], cand_te=d['cand_te'], seconds=float(d['seconds']))
     else:
         import tempfile
         from medfusionnet.learner import fit_fusion, predict_fusion
@@ -457,10 +472,9 @@ def _claim_checkpoints(folder:Path, fingerprint:dict):
                                     f"{', '.join(diff)}): choose another --out, or delete {folder} to start again")
     else: write_json_atomic(fp, fn)
 
-def _save_unit(fn:Path, Pva, Pte, te, seconds:float, late_weights=None, gates:pd.DataFrame|None=None, stack:dict|None=None):
-    "One finished (repeat, fold, model): validation and test predictions, the test rows, the seconds it took (and late weights, gates or the stack's weights and candidates)."
+def _save_unit(fn:Path, Pva, Pte, te, seconds:float, late_weights=None, gates:pd.DataFrame|None=None):
+    "One finished (repeat, fold, model): validation and test predictions, the test rows, the seconds it took (and late weights or gates)."
     arrays = dict(Pva=Pva, Pte=Pte, te=np.asarray(te), seconds=np.float64(seconds))
-    if stack is not None: arrays.update({f'stack_{k}': v for k, v in stack.items()})
     if late_weights is not None: arrays['late_weights'] = np.asarray(late_weights)
     if gates is not None: arrays.update(gates=gates.to_numpy(float), gate_cols=np.array(list(gates.columns)), gate_labels=np.array(list(map(str, gates.index))))
     with atomic_path(fn) as tmp, open(tmp, 'wb') as f: np.savez(f, **arrays)
@@ -472,13 +486,11 @@ def _load_unit(fn:Path, te, cache:dict, m:str) -> tuple:
             Pva, Pte, rows, secs = z['Pva'], z['Pte'], z['te'], float(z['seconds'])
             lw = z['late_weights'] if 'late_weights' in z.files else None
             gw = pd.DataFrame(z['gates'], columns=list(z['gate_cols']), index=pd.Index(list(z['gate_labels']), name='label')) if 'gates' in z.files else None
-            st = {k[6:]: z[k] for k in z.files if k.startswith('stack_')} or None
     except Exception as e: raise MedFusionNetError(f"{fn}: unreadable checkpoint ({e}); delete it to refit that fold") from None
     if not np.array_equal(rows, te): raise MedFusionNetError(f"{fn}: saved for other test rows; delete it to refit that fold")
     cache[m] = (Pva, Pte)
     if lw is not None: cache[f'late_weights:{m}'] = lw
     if gw is not None: cache[f'gates:{m}'] = gw
-    if st is not None: cache[f'stack:{m}'] = st
     return Pva, Pte, secs
 
 # %% ../nbs/06_protocols.ipynb #fe397ea4
@@ -560,13 +572,18 @@ def run_cv(df:pd.DataFrame, # the table
         cache = {}
         for m in models:
             fn = ck/f'r{r}-f{f}-{m}.npz' if ck is not None else None
-            if fn is not None and fn.exists():               # finished before an interruption: its predictions, not a refit
+            if m == 'medfusionnet' and (settings or TrainSettings()).combine == 'stack':   # the stack: its candidates are saved, the stacker refitted
+                sf = ck/f'r{r}-f{f}-{m}-candidates.npz' if ck is not None else None
+                saved, t0 = sf is not None and sf.exists(), time.time()
+                Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache, stack_file=sf)
+                secs = time.time() - t0 + (cache[f'stack:{m}']['seconds'] if saved else 0.); resumed += saved
+            elif fn is not None and fn.exists():             # finished before an interruption: its predictions, not a refit
                 Pva, Pte, secs = _load_unit(fn, te, cache, m); resumed += 1
             else:
                 t0 = time.time()
                 Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache)
                 secs = time.time() - t0
-                if fn is not None: _save_unit(fn, Pva, Pte, te, secs, cache.get(f'late_weights:{m}'), cache.get(f'gates:{m}'), cache.get(f'stack:{m}'))
+                if fn is not None: _save_unit(fn, Pva, Pte, te, secs, cache.get(f'late_weights:{m}'), cache.get(f'gates:{m}'))
             times[m] += secs
             thr = choose_thresholds(Yall[iva], Pva, labels)
             oof[m][r, te] = Pte
