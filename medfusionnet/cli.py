@@ -161,6 +161,9 @@ def _cmd_evaluate(a):
     from medfusionnet.evaluate import format_ci
     run = RunFolder(a.run)
     res, thr = run.load_model(), run.thresholds()
+    drop = (list(res.prep.modalities) if a.drop == 'each' else _csv_list(a.drop)) if a.drop else None
+    if drop and (bad := [m for m in drop if m not in res.prep.modalities]):      # (before any work)
+        raise MedFusionNetError(f"--drop {','.join(bad)}: the model reads {', '.join(res.prep.modalities)} only")
     df, sc = dataset_from_args(a)
     missing = [l for l in res.labels if l not in df.columns]
     if missing: raise MedFusionNetError(f"{sc.name}: label column(s) {missing} of the model are not in the data")
@@ -175,8 +178,8 @@ def _cmd_evaluate(a):
     out = run/f'evaluate-{sc.name}'
     rep, (m, cal, lt) = held_out_report(res, run.stratifier(), df, sc, np.arange(len(df)), thr, a.n_boot, 0, out, 'evaluated')
     mm = None
-    if a.drop:
-        mm = missing_modality_report(res, run.stratifier(), df, sc, np.arange(len(df)), None if a.drop == 'each' else _csv_list(a.drop))
+    if drop:
+        mm = missing_modality_report(res, run.stratifier(), df, sc, np.arange(len(df)), drop)
         rep['missing_modality'] = _mm_records(mm)
     RunFolder(out).write_metrics(dict(dataset=sc.name, rows_of_seen_patients_included=overlap if a.include_seen else 0,
                            thresholds='from the run (chosen on its validation patients)', **rep, warnings=current_warnings(),

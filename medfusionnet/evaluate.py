@@ -271,7 +271,7 @@ _FLOOR = 1e-3   # a single candidate keeps at least this weight: its ranking, ne
 def _logit(P): P = np.clip(np.asarray(P, float), 1e-6, 1 - 1e-6); return np.log(P / (1 - P))
 
 class NonNegativeStacker:
-    "Per label, a non-negative logistic regression on M candidates' logits, its weights pooled across labels as far as cross-validation says; or the best single candidate."
+    "The candidates' logits combined with non-negative weights: equally, by a logistic regression pooled across labels, or one candidate alone, whichever cross-validates best."
     POOLING = {'shared': 1e3, 'partial': 0.1, 'per label': 1e-3}   # penalty on a label's distance from the shared weights
 
     def __init__(self, names:list, # the M candidates' names
@@ -286,15 +286,21 @@ class NonNegativeStacker:
         return np.where(np.isnan(Z), 0., Z)
 
     def _options(self) -> list:
-        return [(f'stack ({k})', None, v) for k, v in self.POOLING.items()] + [(n, m, self.POOLING['per label']) for m, n in enumerate(self.names)]
+        "The library: `(name, single candidate or None, pooling penalty or None for equal weights)`."
+        return ([('equal weights', None, None)] + [(f'stack ({k})', None, v) for k, v in self.POOLING.items()]
+                + [(n, m, self.POOLING['per label']) for m, n in enumerate(self.names)])
 
     def _fit_option(self, Z, Y, ok, rows, option) -> tuple:
         "Weights (K_defined x M) and intercepts of one option, fitted on `rows`."
         _, single, pool = option
-        cols = np.arange(Z.shape[1]) if single is None else np.array([single])
+        M = Z.shape[1]
+        if pool is None:                                   # every candidate's standardised logit, equally weighted
+            prev = [np.clip(Y[rows][ok[rows, k], k].mean(), 1e-4, 1 - 1e-4) for k in self.defined_]
+            return np.full((len(self.defined_), M), 1. / M), np.log(np.array(prev) / (1 - np.array(prev)))
+        cols = np.arange(M) if single is None else np.array([single])
         V, b = _fit_pooled_logistic([Z[rows][ok[rows, k]][:, cols, k] for k in self.defined_], [Y[rows][ok[rows, k], k] for k in self.defined_],
                                     pool, 1. / len(rows), floor=_FLOOR * (single is not None))
-        out = np.zeros((len(self.defined_), Z.shape[1])); out[:, cols] = V
+        out = np.zeros((len(self.defined_), M)); out[:, cols] = V
         return out, b
 
     def fit(self, U, # n x M x K out-of-fold probabilities of the M candidates (NaN: candidate missing in that row)
@@ -312,21 +318,16 @@ class NonNegativeStacker:
         self.defined_ = [k for k in range(K) if defined_labels(Y[ok[:, k], k][:, None])[0]]
         self.coef_, self.intercept_ = np.full((K, M), 1. / M), np.zeros(K)         # (labels with nothing to learn: equal weights)
         opts = self._options()
-        self.cv_deviance_ = dict.fromkeys([o[0] for o in opts], np.nan)
+        self.cv_auroc_ = dict.fromkeys([o[0] for o in opts], np.nan)
         if not self.defined_: self.choice_ = 'undefined'; return self
-        folds = min(self.n_splits, len(np.unique(groups)))
-        loss = np.zeros(len(opts))
-        for tr, te in GroupKFold(folds).split(Z, groups=groups):     # relative deviance (1 - McFadden R^2) per label, mean over labels
+        S = np.zeros((len(opts), n, K))                                             # each option's cross-validated logits
+        for tr, te in GroupKFold(min(self.n_splits, len(np.unique(groups)))).split(Z, groups=groups):
             for i, o in enumerate(opts):
                 V, b = self._fit_option(Z, Y, ok, tr, o)
-                for j, k in enumerate(self.defined_):
-                    m, mt = te[ok[te, k]], tr[ok[tr, k]]
-                    if not len(m): continue
-                    y, p0 = Y[m, k], np.clip(Y[mt, k].mean(), 1e-4, 1 - 1e-4)
-                    s = np.clip(Z[m, :, k] @ V[j] + b[j], -30, 30)
-                    loss[i] += np.sum(np.logaddexp(0, s) - y * s) / max(-np.sum(y * np.log(p0) + (1 - y) * np.log(1 - p0)), 1e-9)
-        self.cv_deviance_ = dict(zip([o[0] for o in opts], loss / (folds * len(self.defined_))))
-        best = opts[int(np.argmin(loss))]
+                S[i][np.ix_(te, self.defined_)] = np.einsum('nmk,km->nk', Z[te][:, :, self.defined_], V) + b
+        auc = lambda s: np.nanmean([_rank_auroc_ap(Y[ok[:, k], k], s[ok[:, k], k])[0] for k in self.defined_])
+        self.cv_auroc_ = {o[0]: float(auc(S[i])) for i, o in enumerate(opts)}
+        best = opts[int(np.nanargmax(list(self.cv_auroc_.values())))]         # (ties: the first, equal weights before any fit)
         V, b = self._fit_option(Z, Y, ok, np.arange(n), best)
         self.coef_[self.defined_], self.intercept_[self.defined_] = V, b
         self.choice_ = best[0]
@@ -351,14 +352,14 @@ class NonNegativeStacker:
         "The fitted stacker as plain data (JSON)."
         return dict(names=self.names, n_splits=self.n_splits, seed=self.seed, mean=self.mean_.tolist(), scale=self.scale_.tolist(),
                     coef=self.coef_.tolist(), intercept=self.intercept_.tolist(), choice=self.choice_, defined=self.defined_,
-                    cv_deviance=self.cv_deviance_)
+                    cv_auroc=self.cv_auroc_)
 
     @classmethod
     def from_dict(cls, d:dict):
         "A fitted stacker from `to_dict`'s data."
         s = cls(d['names'], d['n_splits'], d['seed'])
         s.mean_, s.scale_, s.coef_, s.intercept_ = np.array(d['mean']), np.array(d['scale']), np.array(d['coef']), np.array(d['intercept'])
-        s.choice_, s.defined_, s.cv_deviance_ = d['choice'], list(d['defined']), d['cv_deviance']
+        s.choice_, s.defined_, s.cv_auroc_ = d['choice'], list(d['defined']), d['cv_auroc']
         return s
 
 # %% ../nbs/02b_evaluate.ipynb #09e85287

@@ -347,7 +347,8 @@ def fit_stack(df:pd.DataFrame, # the table
     return StackedFusion(names, nets, final, st, labels, schema, config, U, rows, secs)
 
 def predict_model(model, # a `FusionResult` (one network) or a `StackedFusion`
-                  df:pd.DataFrame, rows=None, # row positions (default: all)
+                  df:pd.DataFrame, # the table
+                  rows=None, # row positions (default: all)
                   image_root=None, # folder of `df`'s images, when not the training data's
                   drop=(), # modalities hidden in every row (the missing-modality stress test)
                  ) -> np.ndarray:
@@ -411,7 +412,7 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
         names, rows = [str(n) for n in d['names']], d['rows']
         st = NonNegativeStacker(names, seed=s.seed).fit(d['oof'], schema.labels(df.iloc[rows]), df.iloc[rows][schema.group_col].to_numpy())
         out = st.predict_proba(d['oof'][len(tr):]), st.predict_proba(d['cand_te'])     # (validation: the stack's out-of-fold predictions)
-        cache[f'stack:{model}'] = dict(weights=st.coef_, choice=np.array(st.choice_), names=d['names'], cand_te=d['cand_te'], seconds=float(d['seconds']))
+        cache[f'stack:{model}'] = dict(weights=st.coef_, choice=np.array(st.weights()['choice'].tolist()), names=d['names'], cand_te=d['cand_te'], seconds=float(d['seconds']))
     else:
         import tempfile
         from medfusionnet.learner import fit_fusion, predict_fusion

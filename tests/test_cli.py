@@ -150,7 +150,7 @@ def test_train_writes_a_complete_run(cervical_run):
     assert len(t) == m['test']['rows'] and {'risk_Biopsy', 'cal_prob_Biopsy', 'prob_Biopsy'} <= set(t.columns)
     for f in ('roc_pr_valid', 'roc_pr_test', 'reliability_test', 'risk_levels_test'):
         assert (cervical_run/'figures'/f'{f}.png').stat().st_size > 10_000, f
-    assert (cervical_run/'model'/'model.pth').exists()
+    assert (cervical_run/'model'/'stack.json').exists() and (cervical_run/'model'/'fold0'/'model.pth').exists()   # the default: a stack
 
 
 def test_predict_new_rows_without_labels(cli, cervical_run, tmp_path):
@@ -221,7 +221,7 @@ def test_predict_new_image_of_an_unseen_patient(cli, tmp_path):
     run = tmp_path/'cxr'
     r = cli('train', '--dataset', 'nih-cxr14-sample', '--out', run, '--epochs', '1', '--n-boot', '0')
     assert r.returncode == 0, r.stderr[-3000:]
-    cfg = json.loads((run/'model'/'config.json').read_text())
+    cfg = json.loads((run/'model'/'fold0'/'config.json').read_text())      # (the stack's first network)
     assert cfg['model_kwargs']['fusion'] == 'gated' and cfg['model_kwargs']['unimodal_heads'] and cfg['channels'] == 1   # (gray radiographs)
     seen = set(sum(json.loads((run/'split.json').read_text()).values(), []))
     assert '27426' not in seen

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np, pandas as pd
 import pytest
+from medfusionnet.run import RunFolder
 import torch, torch.nn.functional as F
 from fastai.learner import CancelFitException
 from fastai.callback.core import Callback
@@ -307,8 +308,9 @@ def test_ddp_command_line_train_two_processes_on_cpu(tmp_path):
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())           # rank 0's report, of the trained model
     assert m['test']['rows'] > 0 and 0 <= m['metrics']['macro']['auroc'] <= 1
     assert (tmp_path/'run'/'report.md').exists() and p.stdout.count('run folder:') == 1
-    res = load_fusion(tmp_path/'run'/'model', device='cpu')
-    with torch.no_grad(): assert float(sum(p.double().sum() for p in res.model.parameters())) == r0['checksum']
+    res = RunFolder(tmp_path/'run').load_model(device='cpu')                # the default: the stack of 3 inner-fold networks
+    net = res.networks[-1]                                                   # (the last network trained: the checksum's)
+    with torch.no_grad(): assert float(sum(p.double().sum() for p in net.model.parameters())) == r0['checksum']
     print(f"2-process command-line train: {time.time() - t:.0f} s")
 
 

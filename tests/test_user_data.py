@@ -133,15 +133,16 @@ def test_a_run_folder_with_a_planted_pickle_runs_nothing(cxr_run, tmp_path):
     marker = tmp_path/'code-ran'
     pickle.loads(pickle.dumps(Payload(marker))); assert marker.exists(); marker.unlink()   # the payload works
     pred = ['predict', '--run', run, '--dataset', 'nih-cxr14-sample', '--out', tmp_path/'p.csv']
-    (run/'model'/'preprocessor.json').rename(tmp_path/'preprocessor.json')
-    (run/'model'/'preprocessor.pkl').write_bytes(pickle.dumps(Payload(marker)))
+    net = run/'model'/'fold0'                                              # (the default is a stack: its first network's folder)
+    (net/'preprocessor.json').rename(tmp_path/'preprocessor.json')
+    (net/'preprocessor.pkl').write_bytes(pickle.dumps(Payload(marker)))
     r = run_cli(*pred)
     assert r.returncode == 1 and 'never loaded' in one_error_line(r) and not marker.exists()
-    (tmp_path/'preprocessor.json').rename(run/'model'/'preprocessor.json')
-    torch.save({'weights': Payload(marker)}, run/'model'/'model.pth')     # a pickle inside the weights file
+    (tmp_path/'preprocessor.json').rename(net/'preprocessor.json')
+    torch.save({'weights': Payload(marker)}, net/'model.pth')     # a pickle inside the weights file
     r = run_cli(*pred)
     assert r.returncode == 1 and "model.pth: not this model's weights" in one_error_line(r) and not marker.exists()
-    (run/'model'/'preprocessor.json').write_text('{"format": 2, "preprocessor": ')
+    (net/'preprocessor.json').write_text('{"format": 2, "preprocessor": ')
     r = run_cli(*pred)
     assert r.returncode == 1 and 'preprocessor.json: not a saved model' in one_error_line(r)
     assert not (tmp_path/'p.csv').exists()
@@ -297,3 +298,19 @@ def test_stack_cv_stores_its_weights_and_resumes_them(tmp_path):
     r2 = run_cli(*cmd)                                                      # every fold is in the checkpoints: nothing refitted
     assert r2.returncode == 0, r2.stderr[-3000:]
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path/'cv'/'stack_weights_medfusionnet.csv'), w)
+
+
+def test_missing_modality_stress_test(cxr_run, tmp_path):
+    "train reports each modality hidden from the test patients; evaluate --drop does it on any table; an unknown modality is one line, before any work."
+    m = json.loads((cxr_run/'metrics.json').read_text())
+    mm = m['missing_modality']
+    assert set(mm) == {'full input', 'without image', 'without tabular'} and set(mm['full input']) >= {'macro', 'Effusion'}
+    assert mm['full input']['macro']['auroc'] == pytest.approx(m['metrics']['macro']['auroc'])   # the same model, the same patients
+    assert mm['without image']['macro']['auroc'] != mm['full input']['macro']['auroc']
+    assert 'A modality missing in the clinic' in (cxr_run/'report.md').read_text()
+    r = run_cli('evaluate', '--run', cxr_run, '--dataset', 'nih-cxr14-sample', '--include-seen', '--n-boot', '0', '--drop', 'each')
+    assert r.returncode == 0, r.stderr[-3000:]
+    e = json.loads((cxr_run/'evaluate-nih-cxr14-sample'/'metrics.json').read_text())
+    assert set(e['missing_modality']) == {'full input', 'without image', 'without tabular'} and 'without tabular' in r.stdout
+    r = run_cli('evaluate', '--run', cxr_run, '--dataset', 'nih-cxr14-sample', '--drop', 'text')
+    assert r.returncode == 1 and one_error_line(r) == "medfusionnet: error: --drop text: the model reads image, tabular only"
