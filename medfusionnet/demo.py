@@ -50,8 +50,8 @@ def _quiet():
 # %% ../nbs/09c_demo.ipynb #d3b96cc4
 def _explain_ids(df, sc, res, test_rows, n:int, seed:int) -> list:
     "Test patients to explain: the most probable positive for the commonest labels, then a random test patient."
-    from medfusionnet.learner import predict_fusion
-    P = predict_fusion(res, df, test_rows)
+    from medfusionnet.protocols import predict_model
+    P = predict_model(res, df, test_rows)
     Y = sc.labels(df.iloc[test_rows])
     order = np.argsort(-Y.sum(0))
     picked = []
@@ -127,7 +127,8 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
         tr = train_run(df, sc, out/'run', ts, n_boot=s['n_boot'])
     times['train'] = time.time() - t
     res, strat, sp = tr.result, tr.stratifier, tr.split
-    fres, tag = res, ''
+    stack = getattr(res, 'networks', None) is not None
+    fres, tag = (res.networks[0], " (of the stack's first network)") if stack else (res, '')   # (modality-level explanations: a network's)
     m, cal, lt = tr.headline_tables
     test = tr.metrics['test']
     met = pd.DataFrame({l: {'positives': int(sc.labels(df.iloc[sp['test']])[:, i].sum()), 'AUROC': ci_text(test['metrics'][l], 'auroc'),

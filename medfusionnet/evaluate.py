@@ -272,7 +272,8 @@ def _logit(P): P = np.clip(np.asarray(P, float), 1e-6, 1 - 1e-6); return np.log(
 
 class NonNegativeStacker:
     "The candidates' logits combined with non-negative weights: equally, by a logistic regression pooled across labels, or one candidate alone, whichever cross-validates best."
-    POOLING = {'shared': 1e3, 'partial': 0.1, 'per label': 1e-3}   # penalty on a label's distance from the shared weights
+    POOLING = {'shared': 1e3, 'partial': 0.1}   # penalty on a label's distance from the shared weights
+    FREE = 1e-3    # (a single candidate: its weight and intercept fitted per label)
 
     def __init__(self, names:list, # the M candidates' names
                  n_splits:int=5, # patient-grouped folds of the choice between the stacks and the single candidates
@@ -288,7 +289,7 @@ class NonNegativeStacker:
     def _options(self) -> list:
         "The library: `(name, single candidate or None, pooling penalty or None for equal weights)`."
         return ([('equal weights', None, None)] + [(f'stack ({k})', None, v) for k, v in self.POOLING.items()]
-                + [(n, m, self.POOLING['per label']) for m, n in enumerate(self.names)])
+                + [(n, m, self.FREE) for m, n in enumerate(self.names)])
 
     def _fit_option(self, Z, Y, ok, rows, option) -> tuple:
         "Weights (K_defined x M) and intercepts of one option, fitted on `rows`."
