@@ -254,14 +254,16 @@ def _fit_pooled_logistic(Zs:list, # per label: its rows' standardised logits (n_
         w, V, b = th[:M], th[M:M + K * M].reshape(K, M), th[M + K * M:]
         loss, gw, gV, gb = 0.5 * ridge * (w @ w), ridge * w, np.zeros((K, M)), np.zeros(K)
         for k in range(K):
-            s, y = Zs[k] @ V[k] + b[k], ys[k]
-            loss -= (y * log_expit(s) + (1 - y) * log_expit(-s)).mean()
-            r, d = (expit(s) - y) / len(y), V[k] - w
+            s, y, d = Zs[k] @ V[k] + b[k], ys[k], V[k] - w
+            if len(y):                                     # (a label with no rows here: only the pooling penalty)
+                loss -= (y * log_expit(s) + (1 - y) * log_expit(-s)).mean()
+                r = (expit(s) - y) / len(y)
+            else: r = np.zeros(0)
             loss += 0.5 * pool * (d @ d)
             gV[k], gb[k] = Zs[k].T @ r + pool * d, r.sum()
             gw -= pool * d
         return loss, np.concatenate([gw, gV.ravel(), gb])
-    prev = [np.clip(y.mean(), 1e-6, 1 - 1e-6) for y in ys]
+    prev = [np.clip(y.mean() if len(y) else 0.5, 1e-6, 1 - 1e-6) for y in ys]
     x0 = np.concatenate([np.full(M * (K + 1), max(0.1, floor)), [np.log(p / (1 - p)) for p in prev]])
     res = minimize(f, x0, jac=True, method='L-BFGS-B', bounds=[(floor, None)] * (M * (K + 1)) + [(None, None)] * K)
     return res.x[M:M + K * M].reshape(K, M), res.x[M + K * M:]
@@ -296,7 +298,7 @@ class NonNegativeStacker:
         _, single, pool = option
         M = Z.shape[1]
         if pool is None:                                   # every candidate's standardised logit, equally weighted
-            prev = [np.clip(Y[rows][ok[rows, k], k].mean(), 1e-4, 1 - 1e-4) for k in self.defined_]
+            prev = [np.clip(Y[rows][ok[rows, k], k].mean() if ok[rows, k].any() else 0.5, 1e-4, 1 - 1e-4) for k in self.defined_]
             return np.full((len(self.defined_), M), 1. / M), np.log(np.array(prev) / (1 - np.array(prev)))
         cols = np.arange(M) if single is None else np.array([single])
         V, b = _fit_pooled_logistic([Z[rows][ok[rows, k]][:, cols, k] for k in self.defined_], [Y[rows][ok[rows, k], k] for k in self.defined_],
@@ -314,7 +316,9 @@ class NonNegativeStacker:
         if M != len(self.names): raise MedFusionNetError(f"NonNegativeStacker: {M} candidates' predictions for {len(self.names)} names")
         groups = np.arange(n) if groups is None else np.asarray(groups)
         L = _logit(U)
-        self.mean_, self.scale_ = np.nanmean(L, 0), np.nanstd(L, 0) + 1e-6          # M x K
+        with warnings.catch_warnings():      # (a candidate missing in every row: no say anywhere)
+            warnings.simplefilter('ignore', RuntimeWarning)
+            self.mean_, self.scale_ = np.nan_to_num(np.nanmean(L, 0)), np.nan_to_num(np.nanstd(L, 0), nan=1.) + 1e-6   # M x K
         Z, ok = self._z(U), known(Y)
         self.defined_ = [k for k in range(K) if defined_labels(Y[ok[:, k], k][:, None])[0]]
         self.coef_, self.intercept_ = np.full((K, M), 1. / M), np.zeros(K)         # (labels with nothing to learn: equal weights)

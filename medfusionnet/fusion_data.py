@@ -24,8 +24,8 @@ from .layers import WordTokenizer, text_tokenizer, tokenizer_from_dict
 from .model import MODALITIES
 
 # %% auto #0
-__all__ = ['FusionPreprocessor', 'check_images', 'FusionDataset', 'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders',
-           'default_workers', 'fusion_dls']
+__all__ = ['FusionPreprocessor', 'table_image_channels', 'check_images', 'FusionDataset', 'PlainTensor', 'image_batch_tfms',
+           'FusionDataLoaders', 'default_workers', 'fusion_dls']
 
 # %% ../nbs/05a_fusion_data.ipynb #bbf90806
 def _nan_stats(A:np.ndarray) -> tuple:
@@ -133,6 +133,13 @@ def _fit_images(self:FusionPreprocessor, df:pd.DataFrame):
     self.img_mean_, self.img_std_ = px.mean(0).tolist(), np.maximum(px.std(0), 1e-3).tolist()
 
 # %% ../nbs/05a_fusion_data.ipynb #bfdbd916
+def table_image_channels(df:pd.DataFrame, # the table
+                         schema:DatasetSchema, # its schema (with an image column)
+                        ) -> int:
+    "3 when the table's images are colour, else 1 (`image_channels` on the rows that name an image)."
+    names = df[schema.image_col]
+    return image_channels(schema.image_paths(df[(names.notna() & (names.astype(str).str.strip() != '')).to_numpy()]))
+
 def check_images(df:pd.DataFrame, # the table
                  schema:DatasetSchema, # its schema (with an image column)
                  image_size:int=64, # the training image size (the cache is per size)
@@ -140,7 +147,7 @@ def check_images(df:pd.DataFrame, # the table
                  cache_folder=None, # resize cache folder (default: the cache's own)
                 ) -> np.ndarray:
     "Cache every image `df` names; warn once about missing or unreadable ones. Returns which rows have a usable image."
-    if channels == 'auto': channels = image_channels(schema.image_paths(df))
+    if channels == 'auto': channels = table_image_channels(df, schema)
     prep = FusionPreprocessor(schema, ('image',), image_size=image_size, channels=channels, cache_folder=cache_folder)
     return prep._image_files(df)[1]
 

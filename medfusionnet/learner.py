@@ -216,7 +216,7 @@ def fit_fusion(df:pd.DataFrame, # the table
     model, baseline = s.model, s.model in baseline_models
     if baseline and modalities is None: modalities = ('image',)
     mods = tuple(modalities or schema.modalities)
-    s = s.resolve(mods, image_channels(schema.image_paths(df.iloc[train_idx])) if 'image' in mods and s.channels == 'auto' else None)
+    s = s.resolve(mods, table_image_channels(df.iloc[train_idx], schema) if 'image' in mods and s.channels == 'auto' else None)
     if not baseline:
         model_kwargs = {'fusion': TrainSettings.fusion_for(mods), **model_kwargs}
         if model_kwargs['fusion'] == 'gated': model_kwargs['unimodal_heads'] = True     # (each head learns from its own loss)

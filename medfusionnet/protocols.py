@@ -505,6 +505,12 @@ def cv_splits(df:pd.DataFrame, schema:DatasetSchema, n_splits:int=5, n_repeats:i
         check_disjoint(groups, itr, iva, te, names=['inner train', 'inner valid', 'test'])
         yield r, f, itr, iva, te
 
+def _quiet_eval(Y, P, labels) -> pd.DataFrame:
+    "Metrics of a candidate's pooled predictions (a row without the candidate's modality: its median), undefined labels quietly NaN."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning); warnings.simplefilter('ignore', RuntimeWarning)
+        return evaluate_predictions(Y, np.where(np.isnan(P), np.nanmedian(P, 0, keepdims=True), P), labels, n_boot=0)
+
 def stack_gain(Y, # n x K labels (0/1, NaN = unknown)
                P, # n x K the stack's out-of-fold probabilities
                C, # n x M x K its candidates' out-of-fold probabilities
@@ -515,6 +521,12 @@ def stack_gain(Y, # n x K labels (0/1, NaN = unknown)
                seed:int=0, # seeds the resampling
               ) -> pd.DataFrame:
     "Per label (and macro): the stack's AUROC minus the best single candidate's (chosen on these same rows, so the comparison favours it), with a 95% patient-bootstrap CI."
+    with warnings.catch_warnings():      # (labels undefined on these rows, or in a resample: NaN, and said so in the table)
+        warnings.simplefilter('ignore', RuntimeWarning); warnings.simplefilter('ignore', UserWarning)
+        return _stack_gain(Y, P, C, names, labels, groups, n_boot, seed)
+
+def _stack_gain(Y, P, C, names, labels, groups, n_boot, seed) -> pd.DataFrame:
+    C = np.where(np.isnan(C), np.nanmedian(C, 0, keepdims=True), C)   # (a candidate missing in a row, e.g. no image there: its median)
     ok = known(Y)
     auc = np.array([[evaluate_predictions(Y[:, [k]], C[:, i, [k]], [labels[k]], n_boot=0).loc[labels[k], 'auroc'] for k in range(len(labels))]
                     for i in range(len(names))])                      # M x K
@@ -627,8 +639,8 @@ def run_cv(df:pd.DataFrame, # the table
                                calibration=calibration_report(Yr, stack(oof[m]), stack(cal[m]), labels))
     stack_out = {m: dict(weights=pd.concat(d['weights'], ignore_index=True),
                          gain=stack_gain(Yall, oof[m].mean(0), d['cand'].mean(0), d['names'], labels, groups, n_boot, seed),
-                         candidates_pooled={n: evaluate_predictions(Yall, d['cand'].mean(0)[:, i], labels, n_boot=0)
-                                            for i, n in enumerate(d['names'])}) for m, d in stacks.items()}
+                         candidates_pooled={n: _quiet_eval(Yall, d['cand'].mean(0)[:, i], labels) for i, n in enumerate(d['names'])})
+                 for m, d in stacks.items()}
     return dict(folds=folds, pooled=pooled, stack=stack_out, oof={m: v.mean(0) for m, v in oof.items()}, seconds=times, risk=risk_out,
                 late_weights=pd.DataFrame(late_w['late']) if 'late' in late_w else None,
                 late_mfn_weights=pd.DataFrame(late_w['late-mfn']) if 'late-mfn' in late_w else None, resumed=resumed,

@@ -102,7 +102,8 @@ def plot_stack_weights(weights:pd.DataFrame, # label x candidate weights (the st
 
 def _gain_table(gain:dict) -> pd.DataFrame:
     "The stack's gain over the best single candidate per label, as report text."
-    f = lambda r: '-' if r.get('difference') is None else f"{r['difference']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+    n = lambda v: '-' if v is None else f'{v:+.3f}'
+    f = lambda r: '-' if r.get('difference') is None else f"{n(r['difference'])} [{n(r.get('ci_low'))}, {n(r.get('ci_high'))}]"
     return pd.DataFrame({l: {'best single candidate': r.get('best_single') or '-',
                              'its AUROC': '-' if r.get('auroc_best_single') is None else f"{r['auroc_best_single']:.3f}",
                              'stack minus best single (95% CI)': f(r)} for l, r in gain.items()}).T

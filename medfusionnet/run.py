@@ -6,7 +6,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/run.html.md"""
 
 # %% ../nbs/09a_run.ipynb #7ebc9d20
 from __future__ import annotations
-import json, time
+import json, time, warnings
 from dataclasses import dataclass, asdict, field
 from typing import Any
 from pathlib import Path
@@ -151,9 +151,11 @@ def missing_modality_report(res, # the trained model (a `StackedFusion` or a `Fu
     out = {}
     for m in ['none', *mods]:
         P = predict_model(res, df, rows, drop=() if m == 'none' else (m,))
-        auc = evaluate_predictions(Y, P, res.labels, n_boot=0)['auroc']
-        Q = strat.calibrate(P) if strat is not None else P
-        ece = calibration_report(Y, P, Q, res.labels)['ece_after']
+        with warnings.catch_warnings():      # (labels undefined on these rows: NaN in the table)
+            warnings.simplefilter('ignore', UserWarning); warnings.simplefilter('ignore', RuntimeWarning)
+            auc = evaluate_predictions(Y, P, res.labels, n_boot=0)['auroc']
+            Q = strat.calibrate(P) if strat is not None else P
+            ece = calibration_report(Y, P, Q, res.labels)['ece_after']
         tag = 'full input' if m == 'none' else f'without {m}'
         out[(tag, 'auroc')], out[(tag, 'ece')] = auc, ece.reindex(auc.index)
     return pd.DataFrame(out).drop(index='micro', errors='ignore').astype(float)
