@@ -297,10 +297,9 @@ class NonNegativeStacker:
         "Weights (K_defined x M) and intercepts of one option, fitted on `rows`."
         _, single, pool = option
         M = Z.shape[1]
-        if pool is None:                                   # every candidate's standardised logit, equally weighted (then calibrated per label)
-            mz = [Z[rows][ok[rows, k]][:, :, k].mean(1, keepdims=True) for k in self.defined_]
-            V, b = _fit_pooled_logistic(mz, [Y[rows][ok[rows, k], k] for k in self.defined_], self.FREE, 1. / len(rows), floor=_FLOOR)
-            return np.repeat(V / M, M, axis=1), b
+        if pool is None:                                   # every candidate's standardised logit, equally weighted
+            prev = [np.clip(Y[rows][ok[rows, k], k].mean() if ok[rows, k].any() else 0.5, 1e-4, 1 - 1e-4) for k in self.defined_]
+            return np.full((len(self.defined_), M), 1. / M), np.log(np.array(prev) / (1 - np.array(prev)))
         cols = np.arange(M) if single is None else np.array([single])
         V, b = _fit_pooled_logistic([Z[rows][ok[rows, k]][:, cols, k] for k in self.defined_], [Y[rows][ok[rows, k], k] for k in self.defined_],
                                     pool, 1. / len(rows), floor=_FLOOR * (single is not None))
