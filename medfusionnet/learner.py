@@ -185,7 +185,7 @@ def default_run_dir(name:str) -> Path:
 
 _RESUME_KEYS = ('dataset', 'labels', 'model', 'modalities', *(k for k in TrainSettings.record_names() if k not in ('compile', 'workers')),
                 'keep_best', 'model_kwargs', 'train_ids_sha1', 'valid_ids_sha1')   # a run continues only with all of these unchanged
-_RECORD_DEFAULTS = {**TrainSettings().record(), 'combine': 'none', 'channels': 1, 'stack_folds': 3}   # (what a run saved before a setting existed had)
+_RECORD_DEFAULTS = {**TrainSettings().record(), 'combine': 'none', 'channels': 1}   # (what a run saved before a setting existed had)
 
 def _history(learn:Learner, run_dir:Path) -> pd.DataFrame:
     "The training log: `history.csv` (rank 0), else the recorder's values of this fit."

@@ -238,10 +238,9 @@ class StackedFusion:
         outs = [predict_fusion(r, df, rows, image_root=image_root, heads=True, drop=drop) for r in self.networks]
         for part in outs[0]: out[_NET_NAMES[part]] = 1 / (1 + np.exp(-np.mean([_logit(o[part]) for o in outs], 0)))
         for n, m in self.classical.items():
-            out[n] = np.full((len(rows), len(self.labels)), np.nan) if _candidate_modality(n) in drop else _classical_predict(n, m, df.iloc[rows], self.schema)
-        for n in self.names:
-            if _candidate_modality(n) in drop: out[n] = np.full_like(out[n], np.nan)     # (a head of a hidden modality says nothing)
-        return np.stack([out[n] for n in self.names], 1)
+            if _candidate_modality(n) not in drop: out[n] = _classical_predict(n, m, df.iloc[rows], self.schema)
+        nothing = np.full((len(rows), len(self.labels)), np.nan)    # (a candidate of a hidden modality says nothing)
+        return np.stack([nothing if _candidate_modality(n) in drop else out[n] for n in self.names], 1)
 
     def predict(self, df:pd.DataFrame, rows=None, image_root=None, drop=()) -> np.ndarray:
         "The stack's probabilities (n x K) for `rows` of `df`."
@@ -368,6 +367,10 @@ def _late_series(w, labels, parts) -> pd.Series:
     if w.ndim == 1 or len(w) == 2: return pd.Series(w if w.ndim == 1 else w[0], index=labels)
     return pd.Series(w.T.ravel(), index=[f'{l}:{p}' for l in labels for p in parts])
 
+def _is_stack(model:str, settings) -> bool:
+    "Whether `run_cv`'s `model` is the cross-fitted stack (`medfusionnet` under `combine='stack'`)."
+    return model == 'medfusionnet' and (settings or TrainSettings()).combine == 'stack'
+
 def _stack_candidates(df, schema, tr, va, te, s:TrainSettings, extra:dict, fn:Path|None=None) -> dict:
     "The stack's expensive part on one outer fold: its candidates' out-of-fold predictions on `tr` + `va` and their predictions on `te` (read from `fn` when a run saved them there)."
     if fn is not None and fn.exists():
@@ -406,7 +409,7 @@ def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwarg
         w = _late_weights(schema.labels(df.iloc[va]), *[o[0] for o in outs])
         cache[f'late_weights:{model}'] = w
         out = tuple(sum(wm * o[i] for wm, o in zip(w, outs)) for i in (0, 1))
-    elif model == 'medfusionnet' and (settings or TrainSettings()).combine == 'stack':
+    elif _is_stack(model, settings):
         s, extra = TrainSettings.split(settings, **{**(fusion_kwargs.get('*') or {}), **(fusion_kwargs.get(model) or {})}, seed=seed)
         d = _stack_candidates(df, schema, tr, va, te, s, extra, stack_file)
         names, rows = [str(n) for n in d['names']], d['rows']
@@ -505,11 +508,15 @@ def cv_splits(df:pd.DataFrame, schema:DatasetSchema, n_splits:int=5, n_repeats:i
         check_disjoint(groups, itr, iva, te, names=['inner train', 'inner valid', 'test'])
         yield r, f, itr, iva, te
 
+def _median_filled(C) -> np.ndarray:
+    "Candidates' predictions with a row missing a candidate (no image there, say) given that candidate's median."
+    return np.where(np.isnan(C), np.nanmedian(C, 0, keepdims=True), C)
+
 def _quiet_eval(Y, P, labels) -> pd.DataFrame:
-    "Metrics of a candidate's pooled predictions (a row without the candidate's modality: its median), undefined labels quietly NaN."
+    "Metrics of a candidate's pooled predictions (missing rows: its median), undefined labels quietly NaN."
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', UserWarning); warnings.simplefilter('ignore', RuntimeWarning)
-        return evaluate_predictions(Y, np.where(np.isnan(P), np.nanmedian(P, 0, keepdims=True), P), labels, n_boot=0)
+        return evaluate_predictions(Y, _median_filled(P), labels, n_boot=0)
 
 def stack_gain(Y, # n x K labels (0/1, NaN = unknown)
                P, # n x K the stack's out-of-fold probabilities
@@ -526,7 +533,7 @@ def stack_gain(Y, # n x K labels (0/1, NaN = unknown)
         return _stack_gain(Y, P, C, names, labels, groups, n_boot, seed)
 
 def _stack_gain(Y, P, C, names, labels, groups, n_boot, seed) -> pd.DataFrame:
-    C = np.where(np.isnan(C), np.nanmedian(C, 0, keepdims=True), C)   # (a candidate missing in a row, e.g. no image there: its median)
+    C = _median_filled(C)
     ok = known(Y)
     auc = np.array([[evaluate_predictions(Y[:, [k]], C[:, i, [k]], [labels[k]], n_boot=0).loc[labels[k], 'auroc'] for k in range(len(labels))]
                     for i in range(len(names))])                      # M x K
@@ -585,7 +592,7 @@ def run_cv(df:pd.DataFrame, # the table
         cache = {}
         for m in models:
             fn = ck/f'r{r}-f{f}-{m}.npz' if ck is not None else None
-            if m == 'medfusionnet' and (settings or TrainSettings()).combine == 'stack':   # the stack: its candidates are saved, the stacker refitted
+            if _is_stack(m, settings):                       # the stack: its candidates are saved, the stacker refitted
                 sf = ck/f'r{r}-f{f}-{m}-candidates.npz' if ck is not None else None
                 saved, t0 = sf is not None and sf.exists(), time.time()
                 Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache, stack_file=sf)

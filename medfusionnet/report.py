@@ -110,8 +110,8 @@ def _gain_table(gain:dict) -> pd.DataFrame:
 
 def _stack_parts(st:dict, gain:dict|None, name:str) -> tuple:
     "`(tables, weights)` of a stack's metrics record: the weight table (with the choice made per label) and the gain table."
-    w = pd.DataFrame(st.get('mean_weights') or st['weights']).T if isinstance(st.get('mean_weights') or st.get('weights'), dict) else None
-    w = w.drop(columns=[c for c in ('choice',) if c in w]).astype(float) if w is not None else None
+    rec = st.get('mean_weights') or st.get('weights')        # (cv: the mean over folds; train: the stacker's own)
+    w = pd.DataFrame(rec).T.drop(columns='choice', errors='ignore').astype(float) if rec else None
     tables = {}
     if w is not None:
         t = w.round(3)

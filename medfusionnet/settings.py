@@ -20,7 +20,7 @@ Model = Literal['tiny', 'small', 'base', 'lite0', 'densenet121']
 class TrainSettings:
     "How one model is trained (the `train` and `cv` options are generated from these fields)."
     model:Model='tiny' # MedFusionNet variant ('tiny', 'small', 'base'; 'lite0': ImageNet-pretrained EfficientNet-Lite0 trunk) or the image-only baseline 'densenet121'
-    combine:Literal['stack', 'none']='stack' # stack = a cross-fitted stack of the single-modality models and the fused network, chosen per label on every training patient; none = the fused network alone
+    combine:Literal['stack', 'none']='stack' # stack = a cross-fitted stack of the single-modality models and the fused network, its combination chosen by cross-validation on every training patient; none = the fused network alone
     image_size:int=64 # side of the square training images, in pixels
     channels:Literal['auto', 1, 3]='auto' # image channels: 1 = gray, 3 = colour; auto = 3 when the table's images are colour
     epochs:int=10 # one-cycle epochs
