@@ -4,7 +4,7 @@
 
 Runs the command line twice, as a user would, on the same patient split (`train`'s default seed and fractions):
     medfusionnet train --dataset D --out runs/bench/train-default            (no other flag)
-    medfusionnet train --dataset D --model densenet121 --out runs/bench/train-densenet121
+    medfusionnet train --dataset D --variant densenet121 --out runs/bench/train-densenet121
 Same epochs, learning rate, batch size and image size (the defaults). Prints and stores both models' test-patient
 macro AUROC with 95% CIs (from each run's metrics.json), the paired difference with a 95% CI from resampling test
 patients (1,000 resamples, both models on the same resample), and each run's seconds. The JSON holds no patient ids.
@@ -35,7 +35,7 @@ def main():
     from medfusionnet.evaluate import paired_macro_difference
     runs = ROOT/a.runs
     ours, t_ours = run(['train', '--dataset', a.dataset], runs/f'train-default-{a.dataset}')
-    dn, t_dn = run(['train', '--dataset', a.dataset, '--model', 'densenet121'], runs/f'train-densenet121-{a.dataset}')
+    dn, t_dn = run(['train', '--dataset', a.dataset, '--variant', 'densenet121'], runs/f'train-densenet121-{a.dataset}')
     df, sc = load_dataset(a.dataset)
     P = {k: pd.read_csv(runs/f'train-{k}-{a.dataset}'/'predictions_test.csv') for k in ('default', 'densenet121')}
     assert P['default'][sc.id_col].astype(str).tolist() == P['densenet121'][sc.id_col].astype(str).tolist(), "the two runs' test patients differ"
@@ -51,7 +51,7 @@ def main():
     print(f"  densenet121, same split and budget:          macro AUROC {fmt(dn['test']['metrics'])}")
     print(f"  difference (ours - densenet121): {diff:+.3f}, 95% CI [{ci[0]:+.3f}, {ci[1]:+.3f}] (paired patient bootstrap)")
     per_label = {l: dict(ours=ours['test']['metrics'][l]['auroc'], densenet121=dn['test']['metrics'][l]['auroc']) for l in sc.label_cols}
-    rec = dict(dataset=a.dataset, commands=[f"medfusionnet train --dataset {a.dataset}", f"medfusionnet train --dataset {a.dataset} --model densenet121"],
+    rec = dict(dataset=a.dataset, commands=[f"medfusionnet train --dataset {a.dataset}", f"medfusionnet train --dataset {a.dataset} --variant densenet121"],
                protocol=ours['protocol'], ours=dict(model=ours['model']['model'], fusion=fusion, macro=ours['test']['metrics']['macro'], seconds=t_ours),
                densenet121=dict(macro=dn['test']['metrics']['macro'], seconds=t_dn),
                difference=dict(macro_auroc=diff, ci=list(ci), method='paired bootstrap over test patients, 1000 resamples'),

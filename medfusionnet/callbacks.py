@@ -14,12 +14,13 @@ from fastai.torch_core import set_seed, rank_distrib, get_model
 from fastai.learner import CancelFitException, save_model
 from fastai.callback.core import Callback
 from fastai.callback.tracker import TrackerCallback
-from fastai.callback.progress import CSVLogger
+from fastai.callback.progress import CSVLogger, ProgressCallback
+from fastcore.basics import noop
 from .core import MedFusionNetError, TrainingError, atomic_path, write_json_atomic
 
 # %% auto #0
 __all__ = ['epoch_seed', 'EpochSeed', 'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state', 'HistoryLogger',
-           'UnimodalLoss', 'ModalityDropout']
+           'PlainProgress', 'UnimodalLoss', 'ModalityDropout']
 
 # %% ../nbs/05d_callbacks.ipynb #45e116e5
 def epoch_seed(seed:int, epoch:int) -> int:
@@ -119,6 +120,24 @@ class HistoryLogger(CSVLogger):
         self.file = fn.open('a' if self.append else 'w')
         if header: self.file.write(','.join(self.recorder.metric_names) + '\n')
         self.old_logger, self.learn.logger = self.logger, self._write_line
+
+# %% ../nbs/05d_callbacks.ipynb #0dcdc878
+class PlainProgress(ProgressCallback):
+    "fastai's `ProgressCallback` where output is not a terminal or a notebook (a log file, a pipe): the epoch table as plain lines, no bars or their glyphs."
+    def before_fit(self):
+        self.widths = None
+        if self.learn.logger == noop: self.old_logger = noop; return
+        self.old_logger, self.learn.logger = self.logger, self._write_stats
+        self._write_stats(self.recorder.metric_names)
+    def before_epoch(self): pass
+    def _launch_pbar(self): pass
+    def after_train(self): pass
+    def after_validate(self): pass
+    def after_batch(self): pass
+    def _write_stats(self, log):
+        cells = [f'{v:.6f}' if isinstance(v, float) else str(v) for v in log]
+        if self.widths is None: self.widths = [max(8, len(c)) for c in cells]      # (the header row sets the columns, as fastprogress's table)
+        print('  '.join(c.ljust(w) for c, w in zip(cells, self.widths)).rstrip(), flush=True)
 
 # %% ../nbs/05d_callbacks.ipynb #e5d085f2
 class UnimodalLoss(Callback):

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
 from .external import *
-from .data import load_csv
-from .datasets import load_dataset, load_inputs, summarise_dataset
+from .data import load_csv, read_table
+from .datasets import load_dataset, load_inputs, summarise_dataset, PRESETS
 from fastcore.docments import docments
 from .settings import TrainSettings
 from .run import RunFolder, train_run, held_out_report, cv_run, missing_modality_report, _mm_records
@@ -56,10 +56,10 @@ _DATA_DIR_HELP = ('folder of datasets (or one dataset folder); default: $MEDFUSI
 
 def add_dataset_args(q:argparse.ArgumentParser):
     "The options that choose a dataset: a preset or a CSV with its columns named."
-    q.add_argument('--dataset', required=True, help='preset (cervical, nih-cxr14-sample, chestxray14) or a CSV file')
+    q.add_argument('--dataset', required=True, help=f"preset ({', '.join(PRESETS)}) or a CSV file")
     q.add_argument('--data-dir', help=_DATA_DIR_HELP)
+    q.add_argument('--labels', help="label columns, comma-separated: a CSV's 0/1 label columns, or the preset's labels to keep (default: all)")
     g = q.add_argument_group('your own CSV (with --dataset FILE.csv)')
-    g.add_argument('--labels', help='0/1 label columns, comma-separated')
     g.add_argument('--label-col', help='one delimited label column instead (e.g. "Finding Labels")')
     g.add_argument('--label-sep', default='|', help='separator in --label-col (default |)')
     g.add_argument('--none-label', help='value of --label-col meaning "no label" (e.g. "No Finding")')
@@ -78,7 +78,12 @@ def dataset_from_args(a) -> tuple:
                         none_label=a.none_label, id_col=a.id_col, group_col=a.group_col, numeric_cols=_csv_list(a.numeric),
                         categorical_cols=_csv_list(a.categorical), image_col=a.image_col, image_root=a.image_root,
                         text_col=a.text_col, uncertain=a.uncertain, uncertain_value=_number(a.uncertain_value))
-    return load_dataset(a.dataset, a.data_dir)
+    df, sc = load_dataset(a.dataset, a.data_dir)
+    if keep := _csv_list(a.labels):                    # a preset's labels to keep
+        if bad := [l for l in keep if l not in sc.label_cols]:
+            raise MedFusionNetError(f"--labels: {', '.join(bad)} not among {sc.name}'s labels ({', '.join(sc.label_cols)})")
+        sc = dataclasses.replace(sc, label_cols=keep)
+    return df, sc
 
 # %% ../nbs/09d_cli.ipynb #f96cc693
 def _cmd_select(a):
@@ -196,7 +201,7 @@ def _table_for_prediction(a, schema:dict) -> pd.DataFrame:
     if not (a.dataset.endswith('.csv') or Path(a.dataset).is_file()):
         return load_inputs(a.dataset, a.data_dir)[0]            # a preset: its labels are not needed
     fn = Path(a.dataset)
-    df = pd.read_csv(fn, na_values=['?', ''], low_memory=False)
+    df = read_table(fn)
     if len(df) == 0: raise MedFusionNetError(f"{fn}: the table is empty")
     if 'Image Index' in df.columns and schema.get('image_col') == 'image' and 'image' not in df.columns:
         from medfusionnet.data import cxr14_features, DataFormatError   # NIH's own metadata layout: derive the model's columns
@@ -304,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                        'thresholds, calibration and risk levels are fitted on validation and reported on test, with bootstrap CIs.')
     add_dataset_args(t)
     t.add_argument('--out', required=True, help='run folder')
-    add_options(t.add_argument_group('training (TrainSettings)'), TrainSettings)
+    add_options(t.add_argument_group('training (TrainSettings)'), TrainSettings, rename={'model': '--variant'})   # (as in cv, where --models lists the models)
     add_options(t.add_argument_group('the run (train_run)'), train_run, skip=('df', 'sc', 'out', 'settings', 'config'))
     t.add_argument('--strict', action='store_true', help=_STRICT_HELP)
     t.set_defaults(func=_cmd_train)
@@ -376,6 +381,12 @@ def main(argv=None) -> int:
     except (MedFusionNetError, DataWarning) as e:      # (a data warning under --strict)
         print(f"medfusionnet: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:                          # Ctrl-C: one line saying how to go on, no traceback
+        out = getattr(a, 'out', None)
+        again = ' with --resume' if a.command == 'train' and '--resume' not in a.command_line else ''   # (cv resumes by itself)
+        print(f"\nmedfusionnet: interrupted{f' (run folder {out})' if out else ''}; to continue, run the same command{again}",
+              file=sys.stderr)
+        return 130
     for line in log.summary(): print(line, file=sys.stderr)
     return rc
 

@@ -16,7 +16,7 @@ from .external import *
 # %% auto #0
 __all__ = ['CERVICAL_LABELS', 'CERVICAL_STD_TIME', 'CXR14_LABELS', 'CXR14_FEATURES', 'DataFormatError', 'DatasetSchema',
            'validate', 'add_missing_indicators', 'load_cervical', 'split_findings', 'cxr14_features',
-           'load_chestxray14', 'load_csv']
+           'load_chestxray14', 'read_table', 'load_csv']
 
 # %% ../nbs/01_data.ipynb #884dea8d
 class DataFormatError(MedFusionNetError, ValueError):
@@ -205,8 +205,26 @@ def load_chestxray14(data_dir=None, # a folder in the official layout, or a fold
             if drop_missing_images:
                 df = df[present].reset_index(drop=True); notes['dropped_missing_images'] = int(len(missing))
                 warnings.warn(msg + '; dropped as asked', DataWarning)
-            else: warnings.warn(msg + '; pass drop_missing_images=True to drop those rows', DataWarning)
+            else: warnings.warn(msg + '; the models treat those rows as having no image (--strict: stop instead); '
+                                'in Python, load_chestxray14(..., drop_missing_images=True) drops them', DataWarning)
     return validate(df, schema, labels=labels), schema
+
+# %% ../nbs/01_data.ipynb #2bca4f2b
+def read_table(path, # a CSV file
+               na_values=('?', ''), # strings read as missing
+              ) -> pd.DataFrame:
+    "A CSV as pandas reads it; UTF-8 first, else Windows-1252 (as spreadsheet programs save it on many systems) with a warning; a missing, empty or unparsable file is one error naming it."
+    path = Path(path)
+    if not path.exists(): raise DatasetNotFoundError(f"{path}: no such file")
+    kw = dict(na_values=list(na_values), keep_default_na=True, low_memory=False)
+    try:
+        try: return pd.read_csv(path, encoding='utf-8', **kw)
+        except UnicodeDecodeError as e:
+            warnings.warn(f"{path}: not UTF-8 (byte {e.object[e.start]:#x} at position {e.start}); read as Windows-1252 (Latin-1): "
+                          "check accented values, or save the file as UTF-8", DataWarning)
+            return pd.read_csv(path, encoding='cp1252', encoding_errors='replace', **kw)
+    except pd.errors.EmptyDataError: raise DataFormatError(f"{path}: the file is empty (no header row)") from None
+    except pd.errors.ParserError as e: raise DataFormatError(f"{path}: not a readable CSV ({' '.join(str(e).split())})") from None
 
 # %% ../nbs/01_data.ipynb #302e20cb
 _POLICY = {'ignore': np.nan, 'zeros': 0., 'ones': 1.}
@@ -247,8 +265,7 @@ def load_csv(path, # the CSV file
             ) -> tuple:
     "A user's table and its schema, validated: the generic route into every stage of the suite (blank label cells are unknown)."
     path = Path(path)
-    if not path.exists(): raise DatasetNotFoundError(f"{path}: no such file")
-    df = pd.read_csv(path, na_values=list(na_values), keep_default_na=True, low_memory=False)
+    df = read_table(path, na_values)
     name = name or path.stem
     if len(df) == 0: raise DataFormatError(f"{name}: the table is empty ({path})")
     notes = dict(source=str(path))

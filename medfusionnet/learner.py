@@ -17,6 +17,8 @@ from fastai.data.core import DataLoaders, TfmdDL
 from fastai.learner import Learner, CancelEpochException
 import fastai.callback.schedule
 from fastai.callback.fp16 import MixedPrecision
+from fastai.callback.progress import ProgressCallback
+from fastprogress.fastprogress import printing
 from .core import (MedFusionNetError, TrainingError, project_root, atomic_path, write_json_atomic, values_sha1, DataWarning,
                                rank_zero_first, wants_progress, ProgressLine, known)
 from .data import DatasetSchema
@@ -103,6 +105,7 @@ def fusion_learner(dls:DataLoaders, model:nn.Module,
     amp = _precision(precision, cuda)
     learn = FusionLearner(dls, model, loss_func=loss_func, metrics=metrics, path=path or '.', model_dir='checkpoints',
                           cbs=[NonFiniteLossCheck(), *(cbs or [])], **kwargs)
+    if not printing(): learn.remove_cb(ProgressCallback).add_cb(PlainProgress())   # (a log file or a pipe: plain epoch lines)
     if cuda: learn.model.to(memory_format=torch.channels_last)
     if amp: learn.add_cb(MixedPrecision(amp_mode=amp))
     if compile: learn.model.compile()

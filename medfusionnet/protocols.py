@@ -449,15 +449,16 @@ def check_cv_request(df:pd.DataFrame, # the table
 def check_labels(df:pd.DataFrame, # the table
                  schema:DatasetSchema, # its schema
                 ):
-    "One clear error when a label has no known positive row at all (nothing to learn or to score)."
-    Y = schema.labels(df)
-    if unknown := [l for l, n in zip(schema.label_cols, known(Y).sum(0)) if n == 0]:
-        raise MedFusionNetError(f"{schema.name}: label(s) {unknown} are unknown (blank) in every row: nothing to learn or score; "
-                                f"leave them out of the labels")
-    if never := [l for l, p in zip(schema.label_cols, np.nansum(Y, 0)) if p == 0]:
-        some = known(Y).sum(0) < len(Y)
-        raise MedFusionNetError(f"{schema.name}: label(s) {never} have no {'known ' if some.any() else ''}positive row: nothing to learn or score; "
-                                f"leave them out of the labels")
+    "One clear error when a label is unknown in every row, or has no known positive or no known negative row (nothing to learn or to score); it names the labels to keep."
+    Y, labels = schema.labels(df), list(schema.label_cols)
+    n_known, n_pos = known(Y).sum(0), np.nansum(Y, 0)
+    some = ' known' if (n_known < len(Y)).any() else ''
+    for what, bad in [('are unknown (blank) in every row', n_known == 0), (f'have no{some} positive row', (n_known > 0) & (n_pos == 0)),
+                      (f'are positive in every{some} row (no negative)', (n_known > 0) & (n_pos == n_known))]:
+        if names := [l for l, b in zip(labels, bad) if b]:
+            keep = [l for l in labels if l not in names]
+            raise MedFusionNetError(f"{schema.name}: label(s) {names} {what}: nothing to learn or score; leave them out of the labels"
+                                    + (f" (command line: --labels {','.join(keep)})" if keep else ''))
 
 def needs_images(name:str, # a model name
                  schema:DatasetSchema, # the dataset's schema

@@ -49,6 +49,9 @@ def test_every_cv_model_takes_string_categories_and_blanks(tmp_path):
     ('cv', ['--models', 'lr,mfn-texts'], {}, "unknown model 'mfn-texts'"),
     ('cv', ['--models', 'lr'], dict(high=[0.] * 30 + [np.nan] * 30), "label(s) ['high'] have no known positive row"),
     ('train', [], dict(high=np.nan), "label(s) ['high'] are unknown (blank) in every row"),
+    ('train', [], dict(high=1), "label(s) ['high'] are positive in every row (no negative): nothing to learn or score; "
+                                "leave them out of the labels (command line: --labels bright,effusion)"),
+    ('cv', ['--models', 'lr'], dict(high=[1.] * 30 + [np.nan] * 30), "label(s) ['high'] are positive in every known row"),
     ('train', ['--test', '1.5'], {}, '--test 1.5: the fraction of patients held out must be in [0, 1)'),
     ('train', ['--valid', '0.5', '--test', '0.5'], {}, 'leave no patient to train on'),
     ('train', ['--precision', 'bf16'], {}, '--precision bf16 needs a CUDA GPU'),
@@ -314,3 +317,52 @@ def test_missing_modality_stress_test(cxr_run, tmp_path):
     assert set(e['missing_modality']) == {'full input', 'without image', 'without tabular'} and 'without tabular' in r.stdout
     r = run_cli('evaluate', '--run', cxr_run, '--dataset', 'nih-cxr14-sample', '--drop', 'text')
     assert r.returncode == 1 and one_error_line(r) == "medfusionnet: error: --drop text: the model reads image, tabular only"
+
+
+def test_latin1_csv_is_read_with_one_warning(tmp_path):
+    "A CSV saved in Latin-1 (accented values, as spreadsheet programs write it) trains, with one warning naming the file."
+    fn, args = own_csv(tmp_path)
+    df = pd.read_csv(fn)
+    df['site'] = np.where(np.arange(len(df)) % 2 == 0, 'tórax', 'espalda')
+    df.to_csv(fn, index=False, encoding='latin-1')
+    r = run_cli('cv', *args, '--models', 'lr', '--folds', '2', '--no-risk', *FAST, '--out', tmp_path/'cv')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'Traceback' not in r.stderr and f'{fn}: not UTF-8' in r.stderr and 'Windows-1252' in r.stderr
+
+
+def test_labels_option_keeps_a_presets_labels(tmp_path):
+    r = run_cli('cv', '--dataset', 'cervical', '--labels', 'Biopsy,Citology', '--models', 'lr', '--folds', '2', '--no-risk',
+                '--n-boot', '0', '--out', tmp_path/'cv')
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = json.loads((tmp_path/'cv'/'metrics.json').read_text())
+    assert [k for k in m['pooled']['lr'] if k not in ('macro', 'micro')] == ['Biopsy', 'Citology']
+    r = run_cli('cv', '--dataset', 'cervical', '--labels', 'Biopsy,Cancer', '--models', 'lr', '--out', tmp_path/'bad')
+    assert r.returncode == 1 and "--labels: Cancer not among cervical's labels" in one_error_line(r)
+
+
+def test_log_to_a_file_has_plain_epoch_lines(tmp_path):
+    "Output that is not a terminal: fastai's epoch table as plain lines, no progress-bar glyphs or carriage returns."
+    fn, args = own_csv(tmp_path)
+    r = run_cli('train', *args, *FAST, '--epochs', '2', '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert '\u2588' not in r.stdout and '\r' not in r.stdout
+    head = [l for l in r.stdout.splitlines() if l.startswith('epoch')]
+    assert head and head[0].split()[:3] == ['epoch', 'train_loss', 'valid_loss']
+
+
+def test_ctrl_c_during_train_is_one_line_saying_how_to_continue(tmp_path):
+    fn, args = own_csv(tmp_path, n=120)
+    out = tmp_path/'run'
+    p = subprocess.Popen(cli_command() + [str(a) for a in args] + ['--epochs', '30', '--image-size', '32', '--out', str(out)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not any(len(h.read_text().splitlines()) >= 2 for h in out.rglob('history.csv')):     # an epoch done
+        assert p.poll() is None, 'the run ended before it could be interrupted'
+        assert time.time() - t0 < 300
+        time.sleep(0.1)
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=120)[1]
+    assert p.returncode == 130, err[-2000:]
+    assert 'Traceback' not in err and 'KeyboardInterrupt' not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith('medfusionnet: interrupted') and str(out) in last and 'with --resume' in last
