@@ -3,9 +3,8 @@
 # Each run's metrics.json, folds.csv and per-model extras (late weights, gated fusion's weights, the stack's weights) are
 # copied to benchmarks/results/cv/<name>/ (aggregate metrics only: no per-patient rows). Runs go to runs/bench/<name>
 # (git-ignored) and resume from their checkpoints when rerun (delete runs/bench/<name> to start afresh).
-# Runs stored by earlier commits whose options no longer exist (the image-only fallback, guarded route weights, joint
-# heads, ...) stay in benchmarks/results/cv/ as the output of the commit that stored them; their commands are in their
-# metrics.json and in this file's git history.
+# Every stored run is made by one command below and shown on the results page (nbs/10_results.ipynb); runs of options
+# that no longer exist are in the git history of benchmarks/results/cv/, not in the tree.
 #   bash benchmarks/run_cv_benchmarks.sh [name ...]     # default: every run below
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,18 +14,18 @@ declare -A RUNS=(
   [cervical-auto]="--dataset cervical --models medfusionnet,lr,gb,rf --folds 5 --repeats 3"
   [cxr-sample-auto]="--dataset nih-cxr14-sample --models medfusionnet,mfn-image,mfn-tabular,lr,late-mfn --folds 5"
   [ham-auto]="--dataset ham10000-half --models medfusionnet,mfn-image,mfn-tabular,lr,late-mfn --folds 5"
+  [iu-auto]="--dataset iu-xray-reports --models medfusionnet,tfidf --folds 5"
   # label-permutation controls: every model must score about 0.5
   [cervical-auto-permuted]="--dataset cervical --models medfusionnet,lr --folds 5 --repeats 3 --permute-labels"
   [cxr-sample-auto-permuted]="--dataset nih-cxr14-sample --models medfusionnet,lr --folds 5 --permute-labels"
   [ham-auto-permuted]="--dataset ham10000-half --models medfusionnet,lr --folds 5 --permute-labels"
   # baselines and pretrained variants on the NIH folds above
   [cxr-sample]="--dataset nih-cxr14-sample --models densenet121,late,lr,gb,mfn-attention,mfn-concat,mfn-nofpn,mfn-noqueries --folds 5"
-  [cxr-sample-densenet-5x3]="--dataset nih-cxr14-sample --models densenet121,lr --folds 5 --repeats 3"
   [iu-late]="--dataset iu-xray-reports --models tfidf,lr,late --folds 5"
   [iu-late-permuted]="--dataset iu-xray-reports --models late --folds 5 --permute-labels"
 )
-ORDER=(cervical-auto cxr-sample-auto ham-auto cervical-auto-permuted cxr-sample-auto-permuted ham-auto-permuted
-       cxr-sample cxr-sample-densenet-5x3 iu-late iu-late-permuted)
+ORDER=(cervical-auto cxr-sample-auto ham-auto iu-auto cervical-auto-permuted cxr-sample-auto-permuted ham-auto-permuted
+       cxr-sample iu-late iu-late-permuted)
 names=("${@:-${ORDER[@]}}")
 for n in "${names[@]}"; do
   [[ -n "${RUNS[$n]:-}" ]] || { echo "unknown run $n (choose from ${ORDER[*]})" >&2; exit 2; }

@@ -15,7 +15,7 @@ from .data import load_csv, read_table
 from .datasets import load_dataset, load_inputs, summarise_dataset, PRESETS
 from fastcore.docments import docments
 from .settings import TrainSettings
-from .run import RunFolder, train_run, held_out_report, cv_run, missing_modality_report, _mm_records
+from .run import RunFolder, train_run, held_out_report, cv_run, missing_modality_report, _mm_records, prediction_table
 from .report import write_report
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)  # raised inside fastai
 
@@ -222,11 +222,7 @@ def _cmd_predict(a):
     df = _table_for_prediction(a, schema)
     P = predict_model(res, df, image_root=a.image_root)
     if not np.isfinite(P).all(): raise MedFusionNetError("the model produced non-finite probabilities")
-    out = pd.concat([df[[schema['id_col']]].reset_index(drop=True),
-                     pd.DataFrame(P, columns=[f'prob_{l}' for l in res.labels])], axis=1)
-    if (strat := run.stratifier()) is not None:    # calibrated probability and risk level per label
-        rf = strat.risk_frame(P).reset_index(drop=True)
-        out = pd.concat([out, rf.filter(like='prob_').add_prefix('cal_'), rf.filter(like='risk_')], axis=1)
+    out = prediction_table(df[schema['id_col']], P, res.labels, run.stratifier())   # (with calibration: calibrated probability and risk level per label)
     write_csv_atomic(out, a.out, index=False)
     print(f"{len(out)} rows -> {a.out}")
     return 0

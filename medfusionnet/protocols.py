@@ -10,6 +10,7 @@ import dataclasses, json, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.base import clone
+from typing import Literal
 from threadpoolctl import threadpool_limits
 from sklearn.pipeline import make_pipeline
 from sklearn.impute import SimpleImputer
@@ -28,9 +29,10 @@ from .risk import RiskStratifier, level_table, calibration_report
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'TABULAR', 'TEXT', 'LATE_PARTS', 'LATE_MFN_PARTS', 'LATE', 'STACK_CLASSICAL', 'tabular_baseline',
-           'MultiLabelTabular', 'MultiLabelText', 'permute_patient_labels', 'cv_model_names', 'late_parts',
-           'check_model', 'StackedFusion', 'stack_candidates', 'fit_stack', 'predict_model', 'check_cv_request',
-           'check_labels', 'needs_images', 'cv_splits', 'stack_gain', 'run_cv', 'cv_summary', 'cv_risk_summary']
+           'MultiLabelTabular', 'MultiLabelText', 'permute_patient_labels', 'ModelSpec', 'model_spec', 'cv_model_names',
+           'late_parts', 'check_model', 'StackedFusion', 'stack_candidates', 'fit_stack', 'predict_model', 'Fitted',
+           'check_cv_request', 'check_labels', 'needs_images', 'cv_splits', 'stack_gain', 'run_cv', 'cv_summary',
+           'cv_risk_summary']
 
 # %% ../nbs/06_protocols.ipynb #3f0be616
 def tabular_baseline(name:str, seed:int=0):
@@ -163,46 +165,67 @@ ABLATIONS = {'medfusionnet': {}, 'mfn-attention': dict(fusion='attention'), 'mfn
              'mfn-tabular': dict(modalities=('tabular',)), 'mfn-text': dict(modalities=('text',))}
 TABULAR = ('lr', 'gb', 'rf')
 TEXT = ('tfidf',)
-
-def _needs(name:str) -> set:
-    "The modalities a `run_cv` model needs."
-    if name.split('+')[0] in TABULAR: return {'tabular'}
-    if name == 'densenet121': return {'image'}
-    if name in TEXT: return {'text'}
-    if name in LATE: return set()                        # (every modality the dataset has, two or more: see `check_model`)
-    return set(ABLATIONS.get(name, {}).get('modalities', ()))
-
-def cv_model_names(schema:DatasetSchema|None=None) -> list:
-    "Model names `run_cv` accepts (those that fit `schema`'s modalities when given)."
-    names = list(TABULAR) + [f'{t}+stage1{n}' for t in TABULAR for n in (5,)] + list(TEXT) + list(ABLATIONS) + ['densenet121', *LATE]
-    return names if schema is None else [n for n in names if _needs(n) <= set(schema.modalities) and (n not in LATE or len(late_parts(schema, n)) > 1)]
-
 LATE_PARTS = {'image': 'densenet121', 'tabular': 'lr', 'text': 'tfidf'}   # the single-modality baseline `late` takes for each modality
 LATE_MFN_PARTS = {'image': 'mfn-image', 'tabular': 'mfn-tabular', 'text': 'mfn-text'}   # MedFusionNet's own, for `late-mfn`
 LATE = {'late': LATE_PARTS, 'late-mfn': LATE_MFN_PARTS}
 
+@dataclass(frozen=True)
+class ModelSpec:
+    "One `run_cv` model, read from its name once (`model_spec`): how it is fitted, what it needs and how it is built."
+    name: str # the name given to `run_cv` and `--models`
+    kind: Literal['tabular', 'text', 'network', 'late', 'stack'] # how a fold fits it (`_fit_predict`)
+    needs: frozenset = frozenset() # the modalities it reads (empty: every modality the dataset has)
+    base: str|None = None # tabular: 'lr', 'gb' or 'rf'
+    stage1: int|None = None # tabular: stage-1 features kept per label (None: every feature)
+    network: tuple = () # network: its `fit_fusion` settings as `(key, value)` pairs (an ablation, or the image-only baseline)
+    parts: tuple = () # late: `(modality, model name)` pairs, in the order image, tabular, text
+
+    def late_parts(self, schema:DatasetSchema) -> list:
+        "The part models this late fusion mixes for `schema`: one per modality it has."
+        return [b for m, b in self.parts if m in schema.modalities]
+
+def model_spec(name:str, # a model name (see `cv_model_names`)
+               settings:TrainSettings|None=None, # `combine='stack'` (the default) makes 'medfusionnet' the stack
+              ) -> ModelSpec:
+    "The `ModelSpec` of `name`; one clear error for a name `run_cv` does not know."
+    base, plus, rest = name.partition('+')
+    if base in TABULAR:
+        if plus and not (rest.startswith('stage1') and rest[6:].isdigit()):
+            raise MedFusionNetError(f"unknown model {name!r}: write e.g. '{base}+stage15' (stage 1 with 5 features per label)")
+        return ModelSpec(name, 'tabular', frozenset({'tabular'}), base=base, stage1=int(rest[6:]) if plus else None)
+    if name in TEXT: return ModelSpec(name, 'text', frozenset({'text'}), base=name)
+    if name in LATE: return ModelSpec(name, 'late', parts=tuple(LATE[name].items()))   # (every modality the dataset has, two or more)
+    if name == 'densenet121': return ModelSpec(name, 'network', frozenset({'image'}), network=(('model', name),))
+    if name == 'medfusionnet' and (settings or TrainSettings()).combine == 'stack': return ModelSpec(name, 'stack')
+    if name in ABLATIONS: return ModelSpec(name, 'network', frozenset(ABLATIONS[name].get('modalities', ())), network=tuple(ABLATIONS[name].items()))
+    raise MedFusionNetError(f"unknown model {name!r}; choose from {', '.join(cv_model_names())}")
+
+def cv_model_names(schema:DatasetSchema|None=None) -> list:
+    "Model names `run_cv` accepts (those that fit `schema`'s modalities when given)."
+    names = list(TABULAR) + [f'{t}+stage1{n}' for t in TABULAR for n in (5,)] + list(TEXT) + list(ABLATIONS) + ['densenet121', *LATE]
+    if schema is None: return names
+    specs = [model_spec(n) for n in names]
+    return [s.name for s in specs if s.needs <= set(schema.modalities) and (s.kind != 'late' or len(s.late_parts(schema)) > 1)]
+
 def late_parts(schema:DatasetSchema, name:str='late') -> list:
     "The models late fusion `name` ('late' or 'late-mfn') mixes for `schema`: one per modality it has, in the order image, tabular, text."
-    return [b for m, b in LATE[name].items() if m in schema.modalities]
+    return model_spec(name).late_parts(schema)
 
 def check_model(name:str, # a model name `run_cv` accepts
                 schema:DatasetSchema, # the dataset's schema
-               ):
-    "One clear error when `name` is not a model `run_cv` knows, or needs columns the dataset does not have."
-    base = name.split('+')[0]
-    if base in TABULAR:
-        if name != base and not (name.startswith(base + '+stage1') and name[len(base) + 7:].isdigit()):
-            raise MedFusionNetError(f"unknown model {name!r}: write e.g. '{base}+stage15' (stage 1 with 5 features per label)")
+                settings:TrainSettings|None=None, # the trained models' settings (whether 'medfusionnet' is the stack)
+               ) -> ModelSpec:
+    "`name`'s `ModelSpec`; one clear error when `name` is not a model `run_cv` knows, or needs columns the dataset does not have."
+    s = model_spec(name, settings)
+    if s.kind == 'tabular':
         if not schema.feature_cols: raise MedFusionNetError(f"model {name!r} needs tabular features; {schema.name} has none")
-        if name != base and not schema.numeric_cols:
+        if s.stage1 is not None and not schema.numeric_cols:
             raise MedFusionNetError(f"model {name!r}: stage 1 needs numeric features; {schema.name} has none")
-        return
-    if name not in ABLATIONS and name not in ('densenet121', *LATE, *TEXT):
-        raise MedFusionNetError(f"unknown model {name!r}; choose from {', '.join(cv_model_names())}")
-    if miss := _needs(name) - set(schema.modalities):
+    if miss := s.needs - set(schema.modalities):
         raise MedFusionNetError(f"model {name!r} needs the {sorted(miss)} modality; {schema.name} has {schema.modalities}")
-    if name in LATE and len(late_parts(schema, name)) < 2:
+    if s.kind == 'late' and len(s.late_parts(schema)) < 2:
         raise MedFusionNetError(f"model {name!r} mixes the models of two modalities or more; {schema.name} has only {list(schema.modalities)}")
+    return s
 
 # %% ../nbs/06_protocols.ipynb #589533e8
 STACK_CLASSICAL = {'tabular': ('lr', 'gb'), 'text': ('tfidf',)}   # the cheap candidates of each modality
@@ -367,10 +390,6 @@ def _late_series(w, labels, parts) -> pd.Series:
     if w.ndim == 1 or len(w) == 2: return pd.Series(w if w.ndim == 1 else w[0], index=labels)
     return pd.Series(w.T.ravel(), index=[f'{l}:{p}' for l in labels for p in parts])
 
-def _is_stack(model:str, settings) -> bool:
-    "Whether `run_cv`'s `model` is the cross-fitted stack (`medfusionnet` under `combine='stack'`)."
-    return model == 'medfusionnet' and (settings or TrainSettings()).combine == 'stack'
-
 def _stack_candidates(df, schema, tr, va, te, s:TrainSettings, extra:dict, fn:Path|None=None) -> dict:
     "The stack's expensive part on one outer fold: its candidates' out-of-fold predictions on `tr` + `va` and their predictions on `te` (read from `fn` when a run saved them there)."
     if fn is not None and fn.exists():
@@ -386,51 +405,60 @@ def _stack_candidates(df, schema, tr, va, te, s:TrainSettings, extra:dict, fn:Pa
         with atomic_path(fn) as tmp, open(tmp, 'wb') as f: np.savez(f, **d)
     return d
 
-def _fit_predict(model:str, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache=None, stack_file=None):
-    "Fit `model` on rows `tr` (+ `va` for validation), return probabilities for `va` and `te`."
+@dataclass
+class Fitted:
+    "One model fitted on one fold: its probabilities on the fold's validation and test rows, and what it reports beside them."
+    Pva: np.ndarray # validation rows x labels
+    Pte: np.ndarray # test rows x labels
+    late_weights: np.ndarray|None = None # late fusion: the parts' weights per label
+    gates: pd.DataFrame|None = None # gated fusion: the modalities' weights per label
+    stack: dict|None = None # the stack: its weights, choice, candidate names, candidates' test predictions and seconds
+
+def _fit_predict(spec:ModelSpec, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache=None, stack_file=None) -> Fitted:
+    "Fit `spec`'s model on rows `tr` (+ `va` for validation): its probabilities for `va` and `te` (a model already in `cache` is reused)."
     cache = {} if cache is None else cache
-    if model in cache: return cache[model]
-    if model.split('+')[0] in TABULAR:
-        base, _, s1 = model.partition('+stage1')
-        m = MultiLabelTabular(base, stage1=int(s1) if s1 else None, seed=seed, categorical=schema.categorical_cols)
+    if spec.name in cache: return cache[spec.name]
+    fk = {**(fusion_kwargs.get('*') or {}), **(fusion_kwargs.get(spec.name) or {})}
+    if spec.kind == 'tabular':
+        m = MultiLabelTabular(spec.base, stage1=spec.stage1, seed=seed, categorical=schema.categorical_cols)
         X, Y = df[schema.feature_cols], df[schema.label_cols]
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', UserWarning)     # labels constant in a fold; scikit-learn's ConvergenceWarning
             m.fit(X.iloc[tr], Y.iloc[tr])
-        out = m.predict_proba(X.iloc[va]), m.predict_proba(X.iloc[te])
-    elif model in TEXT:
+        out = Fitted(m.predict_proba(X.iloc[va]), m.predict_proba(X.iloc[te]))
+    elif spec.kind == 'text':
         m, t = MultiLabelText(), df[schema.text_col]
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', UserWarning)     # labels constant in a fold (their AUROC is undefined there)
             m.fit(t.iloc[tr], df[schema.label_cols].iloc[tr])
-        out = m.predict_proba(t.iloc[va]), m.predict_proba(t.iloc[te])
-    elif model in LATE:
-        outs = [_fit_predict(m, df, schema, tr, va, te, seed, settings, fusion_kwargs, cache) for m in late_parts(schema, model)]
-        w = _late_weights(schema.labels(df.iloc[va]), *[o[0] for o in outs])
-        cache[f'late_weights:{model}'] = w
-        out = tuple(sum(wm * o[i] for wm, o in zip(w, outs)) for i in (0, 1))
-    elif _is_stack(model, settings):
-        s, extra = TrainSettings.split(settings, **{**(fusion_kwargs.get('*') or {}), **(fusion_kwargs.get(model) or {})}, seed=seed)
+        out = Fitted(m.predict_proba(t.iloc[va]), m.predict_proba(t.iloc[te]))
+    elif spec.kind == 'late':
+        outs = [_fit_predict(model_spec(p, settings), df, schema, tr, va, te, seed, settings, fusion_kwargs, cache) for p in spec.late_parts(schema)]
+        w = _late_weights(schema.labels(df.iloc[va]), *[o.Pva for o in outs])
+        out = Fitted(sum(wm * o.Pva for wm, o in zip(w, outs)), sum(wm * o.Pte for wm, o in zip(w, outs)), late_weights=w)
+    elif spec.kind == 'stack':
+        s, extra = TrainSettings.split(settings, **fk, seed=seed)
         d = _stack_candidates(df, schema, tr, va, te, s, extra, stack_file)
         names, rows = [str(n) for n in d['names']], d['rows']
         st = NonNegativeStacker(names, seed=s.seed).fit(d['oof'], schema.labels(df.iloc[rows]), df.iloc[rows][schema.group_col].to_numpy())
-        out = st.predict_proba(d['oof'][len(tr):]), st.predict_proba(d['cand_te'])     # (validation: the stack's out-of-fold predictions)
-        cache[f'stack:{model}'] = dict(weights=st.coef_, choice=np.array(st.weights()['choice'].tolist()), names=d['names'], cand_te=d['cand_te'], seconds=float(d['seconds']))
-    else:
+        out = Fitted(st.predict_proba(d['oof'][len(tr):]), st.predict_proba(d['cand_te']),     # (validation: the stack's out-of-fold predictions)
+                     stack=dict(weights=st.coef_, choice=np.array(st.weights()['choice'].tolist()), names=d['names'], cand_te=d['cand_te'],
+                                seconds=float(d['seconds'])))
+    else:                                                                         # a network: MedFusionNet, an ablation, or densenet121
         import tempfile
         from medfusionnet.learner import fit_fusion, predict_fusion
         from medfusionnet.model import baseline_models
-        extra = {**(fusion_kwargs.get('*') or {}), **ABLATIONS.get(model, {}), **(fusion_kwargs.get(model) or {})}
-        if model not in ABLATIONS: extra['model'] = model                        # a baseline by name ('densenet121')
-        s, extra = TrainSettings.split(settings, **extra, seed=seed)
+        net = dict(spec.network)
+        s, extra = TrainSettings.split(settings, **{**(fusion_kwargs.get('*') or {}), **{k: v for k, v in net.items() if k != 'model'},
+                                                    **(fusion_kwargs.get(spec.name) or {}), **({'model': net['model']} if 'model' in net else {})}, seed=seed)
         if s.model in baseline_models:                                           # image only: no fusion settings
             extra = {k: v for k, v in extra.items() if k not in ('fpn', 'label_queries', 'fusion')}
         with tempfile.TemporaryDirectory(prefix='mfn-cv-') as d:   # per-fold checkpoints are not kept
             extra.setdefault('run_dir', d)
             res = fit_fusion(df, schema, tr, va, s, **extra)
-            out = predict_fusion(res, df, va), predict_fusion(res, df, te)
-            if getattr(res.model, 'fusion', None) == 'gated': cache[f'gates:{model}'] = res.model.fusion_weights(schema.label_cols)
-    cache[model] = out
+            gated = getattr(res.model, 'fusion', None) == 'gated'
+            out = Fitted(predict_fusion(res, df, va), predict_fusion(res, df, te), gates=res.model.fusion_weights(schema.label_cols) if gated else None)
+    cache[spec.name] = out
     return out
 
 # %% ../nbs/06_protocols.ipynb #1483297c
@@ -464,7 +492,7 @@ def needs_images(name:str, # a model name
                  schema:DatasetSchema, # the dataset's schema
                 ) -> bool:
     "Whether model `name` reads the images of `schema`'s dataset."
-    return 'image' in (_needs(name) or set(schema.modalities))      # (no stated need: all the dataset has)
+    return 'image' in (model_spec(name).needs or set(schema.modalities))      # (no stated need: all the dataset has)
 
 def _claim_checkpoints(folder:Path, fingerprint:dict):
     "Use `folder` for this cross-validation's checkpoints, refusing one that holds another cross-validation's."
@@ -477,15 +505,16 @@ def _claim_checkpoints(folder:Path, fingerprint:dict):
                                     f"{', '.join(diff)}): choose another --out, or delete {folder} to start again")
     else: write_json_atomic(fp, fn)
 
-def _save_unit(fn:Path, Pva, Pte, te, seconds:float, late_weights=None, gates:pd.DataFrame|None=None):
+def _save_unit(fn:Path, fit:Fitted, te, seconds:float):
     "One finished (repeat, fold, model): validation and test predictions, the test rows, the seconds it took (and late weights or gates)."
-    arrays = dict(Pva=Pva, Pte=Pte, te=np.asarray(te), seconds=np.float64(seconds))
-    if late_weights is not None: arrays['late_weights'] = np.asarray(late_weights)
-    if gates is not None: arrays.update(gates=gates.to_numpy(float), gate_cols=np.array(list(gates.columns)), gate_labels=np.array(list(map(str, gates.index))))
+    arrays = dict(Pva=fit.Pva, Pte=fit.Pte, te=np.asarray(te), seconds=np.float64(seconds))
+    if fit.late_weights is not None: arrays['late_weights'] = np.asarray(fit.late_weights)
+    if (g := fit.gates) is not None: arrays.update(gates=g.to_numpy(np.result_type(*g.dtypes)),   # (its own dtype: a resumed run writes the same digits)
+                                                   gate_cols=np.array(list(g.columns)), gate_labels=np.array(list(map(str, g.index))))
     with atomic_path(fn) as tmp, open(tmp, 'wb') as f: np.savez(f, **arrays)
 
-def _load_unit(fn:Path, te, cache:dict, m:str) -> tuple:
-    "`(Pva, Pte, seconds)` of a saved unit, checked against this fold's test rows; fills `cache` as a fit would."
+def _load_unit(fn:Path, te) -> tuple:
+    "`(Fitted, seconds)` of a saved unit, checked against this fold's test rows."
     try:
         with np.load(fn, allow_pickle=False) as z:
             Pva, Pte, rows, secs = z['Pva'], z['Pte'], z['te'], float(z['seconds'])
@@ -493,10 +522,7 @@ def _load_unit(fn:Path, te, cache:dict, m:str) -> tuple:
             gw = pd.DataFrame(z['gates'], columns=list(z['gate_cols']), index=pd.Index(list(z['gate_labels']), name='label')) if 'gates' in z.files else None
     except Exception as e: raise MedFusionNetError(f"{fn}: unreadable checkpoint ({e}); delete it to refit that fold") from None
     if not np.array_equal(rows, te): raise MedFusionNetError(f"{fn}: saved for other test rows; delete it to refit that fold")
-    cache[m] = (Pva, Pte)
-    if lw is not None: cache[f'late_weights:{m}'] = lw
-    if gw is not None: cache[f'gates:{m}'] = gw
-    return Pva, Pte, secs
+    return Fitted(Pva, Pte, late_weights=lw, gates=gw), secs
 
 # %% ../nbs/06_protocols.ipynb #fe397ea4
 def cv_splits(df:pd.DataFrame, schema:DatasetSchema, n_splits:int=5, n_repeats:int=1, seed:int=0,
@@ -568,7 +594,7 @@ def run_cv(df:pd.DataFrame, # the table
           ) -> dict:
     "Cross-validate `models` under identical folds; returns fold metrics, pooled metrics with CIs and OOF predictions."
     fusion_kwargs = fusion_kwargs or {}
-    for m in models: check_model(m, schema)
+    specs = [check_model(m, schema, settings) for m in models]
     if len(set(models)) != len(models): raise MedFusionNetError(f"models named twice: {list(models)}")
     check_cv_request(df, schema, n_splits)
     if 'image' in schema.modalities and any(needs_images(m, schema) for m in models):
@@ -591,20 +617,23 @@ def run_cv(df:pd.DataFrame, # the table
     Yall = schema.labels(df)
     for r, f, itr, iva, te in cv_splits(df, schema, n_splits, n_repeats, seed, inner_valid):
         cache = {}
-        for m in models:
+        for spec in specs:
+            m = spec.name
             fn = ck/f'r{r}-f{f}-{m}.npz' if ck is not None else None
-            if _is_stack(m, settings):                       # the stack: its candidates are saved, the stacker refitted
+            if spec.kind == 'stack':                         # the stack: its candidates are saved, the stacker refitted
                 sf = ck/f'r{r}-f{f}-{m}-candidates.npz' if ck is not None else None
                 saved, t0 = sf is not None and sf.exists(), time.time()
-                Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache, stack_file=sf)
-                secs = time.time() - t0 + (cache[f'stack:{m}']['seconds'] if saved else 0.); resumed += saved
+                fit = _fit_predict(spec, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache, stack_file=sf)
+                secs = time.time() - t0 + (fit.stack['seconds'] if saved else 0.); resumed += saved
             elif fn is not None and fn.exists():             # finished before an interruption: its predictions, not a refit
-                Pva, Pte, secs = _load_unit(fn, te, cache, m); resumed += 1
+                (fit, secs), resumed = _load_unit(fn, te), resumed + 1
+                cache[m] = fit
             else:
                 t0 = time.time()
-                Pva, Pte = _fit_predict(m, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache)
+                fit = _fit_predict(spec, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache)
                 secs = time.time() - t0
-                if fn is not None: _save_unit(fn, Pva, Pte, te, secs, cache.get(f'late_weights:{m}'), cache.get(f'gates:{m}'))
+                if fn is not None: _save_unit(fn, fit, te, secs)
+            Pva, Pte = fit.Pva, fit.Pte
             times[m] += secs
             thr = choose_thresholds(Yall[iva], Pva, labels)
             oof[m][r, te] = Pte
@@ -620,10 +649,10 @@ def run_cv(df:pd.DataFrame, # the table
                 res = evaluate_predictions(Yall[te], Pte, labels, groups=groups[te], thresholds=thr, n_boot=0)
             res = res.assign(model=m, repeat=r, fold=f).rename_axis('label').reset_index()
             fold_rows.append(res)
-            if m in LATE: late_w.setdefault(m, []).append(_late_series(cache[f'late_weights:{m}'], labels, late_parts(schema, m)).rename((r, f)))
-            if f'gates:{m}' in cache: gates.append(cache[f'gates:{m}'].reset_index().assign(model=m, repeat=r, fold=f))
-            if f'stack:{m}' in cache:
-                st, d = cache[f'stack:{m}'], stacks.setdefault(m, dict(weights=[], cand=None))
+            if spec.kind == 'late': late_w.setdefault(m, []).append(_late_series(fit.late_weights, labels, spec.late_parts(schema)).rename((r, f)))
+            if fit.gates is not None: gates.append(fit.gates.reset_index().assign(model=m, repeat=r, fold=f))
+            if fit.stack is not None:
+                st, d = fit.stack, stacks.setdefault(m, dict(weights=[], cand=None))
                 names = [str(n) for n in st['names']]
                 d['weights'].append(pd.DataFrame(st['weights'], columns=names, index=pd.Index(labels, name='label'))
                                     .assign(choice=[str(c) for c in st['choice']]).reset_index().assign(repeat=r, fold=f))

@@ -21,7 +21,7 @@ from .settings import TrainSettings
 from .protocols import run_cv, cv_summary, cv_risk_summary, check_labels, fit_stack, predict_model, stack_gain, StackedFusion
 
 # %% auto #0
-__all__ = ['RunFolder', 'RunResult', 'held_out_report', 'missing_modality_report', 'train_run', 'cv_run']
+__all__ = ['RunFolder', 'RunResult', 'prediction_table', 'held_out_report', 'missing_modality_report', 'train_run', 'cv_run']
 
 # %% ../nbs/09a_run.ipynb #2f309e68
 class RunFolder:
@@ -93,6 +93,18 @@ class RunResult:
     @property
     def headline_tables(self) -> tuple: return self.tables[self.headline]
 
+# %% ../nbs/09a_run.ipynb #7624f685
+def prediction_table(ids:pd.Series, # the rows' ids
+                     P:np.ndarray, # probabilities, n x K
+                     labels:list, # the K label names
+                     strat:RiskStratifier|None=None, # the run's calibration: adds `cal_prob_<label>` and `risk_<label>`
+                    ) -> pd.DataFrame:
+    "One row per id: `prob_<label>` for every label and, with `strat`, the calibrated probability and the risk level (what `predict` writes)."
+    out = pd.concat([ids.reset_index(drop=True).to_frame(), pd.DataFrame(P, columns=[f'prob_{l}' for l in labels])], axis=1)
+    if strat is None: return out
+    rf = strat.risk_frame(P).reset_index(drop=True)
+    return pd.concat([out, rf.filter(like='prob_').add_prefix('cal_'), rf.filter(like='risk_')], axis=1)
+
 # %% ../nbs/09a_run.ipynb #9a47ee6c
 def held_out_report(res, # the trained model (a `StackedFusion` or a `FusionResult`)
                     strat:RiskStratifier|None, # fitted on validation, or None
@@ -118,7 +130,7 @@ def held_out_report(res, # the trained model (a `StackedFusion` or a `FusionResu
     rep = dict(metrics=metrics_records(m), rows=len(d), patients=int(d[sc.group_col].nunique()))
     if C is not None and not drop:        # what the stack adds: its AUROC minus the best single candidate's on these patients
         rep['stack_gain'] = metrics_records(stack_gain(Y, P, C, res.names, list(res.labels), g, n_boot, seed))
-    pred = pd.concat([d[[sc.id_col]].reset_index(drop=True), pd.DataFrame(P, columns=[f'prob_{l}' for l in res.labels])], axis=1)
+    pred = prediction_table(d[sc.id_col], P, res.labels, strat)
     tables = (m, None, None)
     if strat is not None:
         Q = strat.calibrate(P)
@@ -129,8 +141,6 @@ def held_out_report(res, # the trained model (a `StackedFusion` or a `FusionResu
             save_fig(plot_reliability(Y, P, Q, res.labels, title=f'{sc.name}: {tag} patients'), rf.figures/f'reliability_{tag}.png')
             save_fig(plot_levels(lt), rf.figures/f'risk_levels_{tag}.png')
         rep.update(calibration=metrics_records(cal), risk_levels=list(metrics_records(lt.reset_index()).values()))
-        pred = pd.concat([pred, pd.DataFrame(Q, columns=[f'cal_prob_{l}' for l in res.labels]),
-                          lv.reset_index(drop=True).add_prefix('risk_')], axis=1)
         tables = (m, cal, lt)
     if figures: write_csv_atomic(pred, rf.predictions(tag), index=False)
     return rep, tables
@@ -261,8 +271,7 @@ def cv_run(df:pd.DataFrame, # the table
         if cv.get(k) is not None: write_csv_atomic(cv[k].rename_axis(['repeat', 'fold']), out/fn)
     if cv.get('fusion_weights') is not None: write_csv_atomic(cv['fusion_weights'], out/'fusion_weights.csv', index=False)   # gated fusion's, per fold
     for m, P in cv['oof'].items():
-        write_csv_atomic(pd.concat([df[[sc.id_col]].reset_index(drop=True),
-                                    pd.DataFrame(P, columns=[f'prob_{l}' for l in sc.label_cols])], axis=1), out/f'oof_{m}.csv', index=False)
+        write_csv_atomic(prediction_table(df[sc.id_col], P, sc.label_cols), out/f'oof_{m}.csv', index=False)
     summ, rs, risk_rec = cv_summary(cv), cv_risk_summary(cv), {}
     if rs:
         lv = pd.concat({m: r['levels'] for m, r in cv['risk'].items()}, names=['model'])

@@ -28,7 +28,7 @@ class TrainSettings:
     bs:int=64 # batch size (per process in distributed runs; 0: the largest power of two that fits the GPU's memory)
     loss:Literal['bce', 'focal', 'asl']='bce' # bce = positive-weighted binary cross-entropy; focal; asl = asymmetric
     stage1:int|None=None # stage-1 features kept per label (0: all numeric features, no rules; default: 0 for a table alone, else 5)
-    stack_folds:int=2 # --combine stack: patient-grouped inner folds giving every training patient out-of-fold predictions (2: measured as accurate as 3 at half the cost)
+    stack_folds:int=2 # --combine stack: patient-grouped inner folds giving every training patient out-of-fold predictions (2: half the cost of 3; what it costs in accuracy: the protocols page)
     patience:int|None=None # early stopping patience in epochs on the validation macro AUROC (default: off)
     augment:bool=True # augment the training images (rotation, zoom, lighting)
     text_len:int=64 # word ids per text (longer texts are cut)

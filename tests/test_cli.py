@@ -234,3 +234,15 @@ def test_predict_new_image_of_an_unseen_patient(cli, tmp_path):
     assert len(p) == 1 and p.filter(like='prob_').shape[1] == 28          # prob_ and cal_prob_ for 14 labels
     assert p.filter(regex='^prob_').stack().between(0, 1).all()
     assert p.filter(like='risk_').stack().isin(['low', 'intermediate', 'high', 'undefined']).all()
+
+
+def test_every_option_the_package_names_exists():
+    "A message, help text or docstring that tells the user to pass `--something` names an option some subcommand has."
+    import re
+    from medfusionnet.cli import build_parser
+    opts = set()
+    for sub in build_parser()._subparsers._group_actions[0].choices.values():
+        for act in sub._actions: opts |= set(act.option_strings)
+    pkg = Path(__file__).resolve().parent.parent/'medfusionnet'
+    named = {m.group(): f.name for f in pkg.glob('*.py') for m in re.finditer(r"(?<![\w-])--[a-z][a-z0-9]+(?:-[a-z0-9]+)*(?![\w-])", f.read_text())}
+    assert {o: f for o, f in named.items() if o not in opts | {'--the-name'}} == {}    # (add_options' doc: the name pattern)
