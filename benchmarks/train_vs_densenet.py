@@ -45,14 +45,14 @@ def main():
     diff, boots = paired_macro_difference(Y, prob('default'), prob('densenet121'), g, n_boot=1000)
     ci = np.nanpercentile(boots, [2.5, 97.5])
     fmt = lambda m: f"{m['macro']['auroc']:.3f} [{m['macro']['auroc_lo']:.3f}-{m['macro']['auroc_hi']:.3f}]"
-    fusion = ours['model'].get('model_kwargs', {}).get('fusion')
+    combine = ours['model'].get('combine')
     print(f"{a.dataset}, test patients: {ours['protocol']['test']['patients']} ({ours['protocol']['test']['rows']} rows)")
-    print(f"  medfusionnet train (defaults: {ours['model']['model']}, {fusion} fusion): macro AUROC {fmt(ours['test']['metrics'])}")
+    print(f"  medfusionnet train (defaults: {ours['model']['model']}, combine={combine}): macro AUROC {fmt(ours['test']['metrics'])}")
     print(f"  densenet121, same split and budget:          macro AUROC {fmt(dn['test']['metrics'])}")
     print(f"  difference (ours - densenet121): {diff:+.3f}, 95% CI [{ci[0]:+.3f}, {ci[1]:+.3f}] (paired patient bootstrap)")
     per_label = {l: dict(ours=ours['test']['metrics'][l]['auroc'], densenet121=dn['test']['metrics'][l]['auroc']) for l in sc.label_cols}
     rec = dict(dataset=a.dataset, commands=[f"medfusionnet train --dataset {a.dataset}", f"medfusionnet train --dataset {a.dataset} --variant densenet121"],
-               protocol=ours['protocol'], ours=dict(model=ours['model']['model'], fusion=fusion, macro=ours['test']['metrics']['macro'], seconds=t_ours),
+               protocol=ours['protocol'], ours=dict(model=ours['model']['model'], combine=combine, macro=ours['test']['metrics']['macro'], seconds=t_ours),
                densenet121=dict(macro=dn['test']['metrics']['macro'], seconds=t_dn),
                difference=dict(macro_auroc=diff, ci=list(ci), method='paired bootstrap over test patients, 1000 resamples'),
                per_label_auroc=per_label, versions=ours.get('versions'))

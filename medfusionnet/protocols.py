@@ -196,7 +196,7 @@ def model_spec(name:str, # a model name (see `cv_model_names`)
     if name in TEXT: return ModelSpec(name, 'text', frozenset({'text'}), base=name)
     if name in LATE: return ModelSpec(name, 'late', parts=tuple(LATE[name].items()))   # (every modality the dataset has, two or more)
     if name == 'densenet121': return ModelSpec(name, 'network', frozenset({'image'}), network=(('model', name),))
-    if name == 'medfusionnet' and (settings or TrainSettings()).combine == 'stack': return ModelSpec(name, 'stack')
+    if name == 'medfusionnet' and (settings or TrainSettings()).stacked: return ModelSpec(name, 'stack')
     if name in ABLATIONS: return ModelSpec(name, 'network', frozenset(ABLATIONS[name].get('modalities', ())), network=tuple(ABLATIONS[name].items()))
     raise MedFusionNetError(f"unknown model {name!r}; choose from {', '.join(cv_model_names())}")
 

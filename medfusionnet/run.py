@@ -206,7 +206,7 @@ def train_run(df:pd.DataFrame, # the table
     if config is None: config = dict(dataset=sc.name, **asdict(s), valid=valid, test=test, n_boot=n_boot, risk=risk,
                                      sens_target=sens_target, spec_target=spec_target, min_positive_patients=min_positive_patients)
     if not process_rank(): rf.write_start(config, {k: sorted(map(str, df.iloc[v][sc.group_col].unique())) for k, v in sp.items()}, sc)
-    if s.combine == 'stack':        # the default: the cross-fitted stack of the training patients' candidates
+    if s.stacked:                   # the default: the cross-fitted stack of the training patients' candidates
         res = fit_stack(df, sc, sp['train'], s, run_dir=rf.train_dir, resume=resume, progress=True)
     else: res = fit_fusion(df, sc, sp['train'], sp['valid'], s, run_dir=rf.train_dir, resume=resume)
     if process_rank(): return RunResult(None, res, None, sp, {}, rf)     # (several processes: rank 0 reports)

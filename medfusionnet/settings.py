@@ -76,6 +76,11 @@ class TrainSettings:
         if ch not in (1, 3): raise MedFusionNetError(f"--channels {self.channels}: choose auto, 1 (gray) or 3 (colour)")
         return dataclasses.replace(self, stage1=stage1, channels=ch)
 
+    @property
+    def stacked(self) -> bool:
+        "Whether training makes the stack: `combine='stack'` with a MedFusionNet variant (the image-only baseline 'densenet121' is trained alone)."
+        return self.combine == 'stack' and self.model != 'densenet121'
+
     @classmethod
     def record_names(cls) -> tuple: return tuple(cls().record())
 

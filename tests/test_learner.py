@@ -1,5 +1,5 @@
 "Heavier checks of medfusionnet.learner (the cheap ones live in nbs/05e_learner.ipynb): resume after a real kill, NaN, losses, every modality, the DenseNet-121 baseline, early stopping across a resume, loading in a fresh process, and (slow) DDP under torchrun."
-import json, os, subprocess, sys, textwrap, time, warnings
+import json, os, re, subprocess, sys, textwrap, time, warnings
 from pathlib import Path
 
 import numpy as np, pandas as pd
@@ -114,11 +114,14 @@ def test_losses_on_extreme_logits():
 def test_missing_images_are_absent_not_fatal(toy, tmp_path):
     df, s, tr, va = toy
     df = df.copy(); df.loc[[3, 100], 'image'] = ['gone.png', 'gone2.png']; df.loc[5, 'image'] = np.nan
-    with pytest.warns(UserWarning, match=r"1 of 90 rows name an image that is missing.*gone\.png.*present=False"):
+    with warnings.catch_warnings(record=True) as w:        # (one warning for the training rows, one for the validation rows)
+        warnings.simplefilter('always')
         res = fit_fusion(df, s, tr, va, modalities=('image',), run_dir=tmp_path/'run', cache_folder=tmp_path/'cache', **{**FIT, 'epochs': 1})
+    assert any(re.search(r"1 of 90 rows name an image that is missing.*gone\.png.*present=False", str(x.message)) for x in w), [str(x.message) for x in w]
     ds = res.learn.dls.train.dataset
     assert ds.present[:, 0].tolist() == [i not in (3, 5) for i in tr]
-    assert predict_fusion(res, df, [100, 101]).shape == (2, 3)
+    with pytest.warns(UserWarning, match=r"1 of 2 rows name an image that is missing.*gone2\.png"):
+        assert predict_fusion(res, df, [100, 101]).shape == (2, 3)
 
 
 def test_text_only_and_vocabulary_from_training_rows(toy, tmp_path):

@@ -353,7 +353,7 @@ def test_log_to_a_file_has_plain_epoch_lines(tmp_path):
 def test_ctrl_c_during_train_is_one_line_saying_how_to_continue(tmp_path):
     fn, args = own_csv(tmp_path, n=120)
     out = tmp_path/'run'
-    p = subprocess.Popen(cli_command() + [str(a) for a in args] + ['--epochs', '30', '--image-size', '32', '--out', str(out)],
+    p = subprocess.Popen(cli_command() + ['train', *map(str, args), '--epochs', '30', '--image-size', '32', '--out', str(out)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     t0 = time.time()
     while not any(len(h.read_text().splitlines()) >= 2 for h in out.rglob('history.csv')):     # an epoch done
@@ -366,3 +366,14 @@ def test_ctrl_c_during_train_is_one_line_saying_how_to_continue(tmp_path):
     assert 'Traceback' not in err and 'KeyboardInterrupt' not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith('medfusionnet: interrupted') and str(out) in last and 'with --resume' in last
+
+
+def test_train_the_image_only_baseline_under_the_default_combine(tmp_path):
+    "`--variant densenet121` trains the baseline alone (nothing to stack) and predicts, though `--combine stack` is the default."
+    fn, args = own_csv(tmp_path)
+    r = run_cli('train', *args, *FAST, '--variant', 'densenet121', '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path/'run'/'model'/'config.json').exists() and not (tmp_path/'run'/'model'/'stack.json').exists()
+    r = run_cli('predict', '--run', tmp_path/'run', *args[:2], '--image-root', tmp_path/'img', '--out', tmp_path/'p.csv')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert list(pd.read_csv(tmp_path/'p.csv').columns[1:4]) == [f'prob_{l}' for l in LABELS]
