@@ -137,7 +137,7 @@ def _cxr_folder(data_dir, name):
 def split_findings(findings:pd.Series, labels=CXR14_LABELS, sep='|', none='No Finding') -> pd.DataFrame:
     "Multi-hot 0/1 label columns from a delimited findings column; a blank cell leaves every label unknown (NaN); unknown findings are an error naming the row."
     blank = findings.isna() | (findings.astype(str).str.strip() == '')
-    toks = findings.fillna('').astype(str).str.split(re.escape(sep), regex=True)
+    toks = findings.astype(object).fillna('').astype(str).str.split(re.escape(sep), regex=True)   # (object first: an all-blank column reads as float)
     names = set(labels) | {none}
     for i, t in toks[~blank].items():
         bad = [x for x in t if x.strip() not in names]
