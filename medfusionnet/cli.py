@@ -202,7 +202,6 @@ def _table_for_prediction(a, schema:dict) -> pd.DataFrame:
         return load_inputs(a.dataset, a.data_dir)[0]            # a preset: its labels are not needed
     fn = Path(a.dataset)
     df = read_table(fn)
-    if len(df) == 0: raise MedFusionNetError(f"{fn}: the table is empty")
     if 'Image Index' in df.columns and schema.get('image_col') == 'image' and 'image' not in df.columns:
         from medfusionnet.data import cxr14_features, DataFormatError   # NIH's own metadata layout: derive the model's columns
         try: df = cxr14_features(df, acquisition='orig_width' in schema['numeric_cols'])

@@ -213,18 +213,20 @@ def load_chestxray14(data_dir=None, # a folder in the official layout, or a fold
 def read_table(path, # a CSV file
                na_values=('?', ''), # strings read as missing
               ) -> pd.DataFrame:
-    "A CSV as pandas reads it; UTF-8 first, else Windows-1252 (as spreadsheet programs save it on many systems) with a warning; a missing, empty or unparsable file is one error naming it."
+    "A CSV as pandas reads it; UTF-8 first, else Windows-1252 (as spreadsheet programs save it on many systems) with a warning; a missing, empty or unparsable file, or a table without rows, is one error naming it."
     path = Path(path)
     if not path.exists(): raise DatasetNotFoundError(f"{path}: no such file")
     kw = dict(na_values=list(na_values), keep_default_na=True, low_memory=False)
     try:
-        try: return pd.read_csv(path, encoding='utf-8', **kw)
+        try: df = pd.read_csv(path, encoding='utf-8', **kw)
         except UnicodeDecodeError as e:
             warnings.warn(f"{path}: not UTF-8 (byte {e.object[e.start]:#x} at position {e.start}); read as Windows-1252 (Latin-1): "
                           "check accented values, or save the file as UTF-8", DataWarning)
-            return pd.read_csv(path, encoding='cp1252', encoding_errors='replace', **kw)
+            df = pd.read_csv(path, encoding='cp1252', encoding_errors='replace', **kw)
     except pd.errors.EmptyDataError: raise DataFormatError(f"{path}: the file is empty (no header row)") from None
     except pd.errors.ParserError as e: raise DataFormatError(f"{path}: not a readable CSV ({' '.join(str(e).split())})") from None
+    if len(df) == 0: raise DataFormatError(f"{path}: the table is empty (a header, no rows)")
+    return df
 
 # %% ../nbs/01_data.ipynb #302e20cb
 _POLICY = {'ignore': np.nan, 'zeros': 0., 'ones': 1.}
@@ -267,7 +269,6 @@ def load_csv(path, # the CSV file
     path = Path(path)
     df = read_table(path, na_values)
     name = name or path.stem
-    if len(df) == 0: raise DataFormatError(f"{name}: the table is empty ({path})")
     notes = dict(source=str(path))
     if (label_cols is None) == (label_col is None): raise DataFormatError(f"{name}: give label_cols or label_col (one of them)")
     if label_col is not None:

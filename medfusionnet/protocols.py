@@ -418,7 +418,6 @@ def _fit_predict(spec:ModelSpec, df, schema, tr, va, te, seed, settings, fusion_
     "Fit `spec`'s model on rows `tr` (+ `va` for validation): its probabilities for `va` and `te` (a model already in `cache` is reused)."
     cache = {} if cache is None else cache
     if spec.name in cache: return cache[spec.name]
-    fk = {**(fusion_kwargs.get('*') or {}), **(fusion_kwargs.get(spec.name) or {})}
     if spec.kind == 'tabular':
         m = MultiLabelTabular(spec.base, stage1=spec.stage1, seed=seed, categorical=schema.categorical_cols)
         X, Y = df[schema.feature_cols], df[schema.label_cols]
@@ -437,7 +436,7 @@ def _fit_predict(spec:ModelSpec, df, schema, tr, va, te, seed, settings, fusion_
         w = _late_weights(schema.labels(df.iloc[va]), *[o.Pva for o in outs])
         out = Fitted(sum(wm * o.Pva for wm, o in zip(w, outs)), sum(wm * o.Pte for wm, o in zip(w, outs)), late_weights=w)
     elif spec.kind == 'stack':
-        s, extra = TrainSettings.split(settings, **fk, seed=seed)
+        s, extra = TrainSettings.split(settings, **{**(fusion_kwargs.get('*') or {}), **(fusion_kwargs.get(spec.name) or {})}, seed=seed)
         d = _stack_candidates(df, schema, tr, va, te, s, extra, stack_file)
         names, rows = [str(n) for n in d['names']], d['rows']
         st = NonNegativeStacker(names, seed=s.seed).fit(d['oof'], schema.labels(df.iloc[rows]), df.iloc[rows][schema.group_col].to_numpy())
@@ -449,8 +448,9 @@ def _fit_predict(spec:ModelSpec, df, schema, tr, va, te, seed, settings, fusion_
         from medfusionnet.learner import fit_fusion, predict_fusion
         from medfusionnet.model import baseline_models
         net = dict(spec.network)
-        s, extra = TrainSettings.split(settings, **{**(fusion_kwargs.get('*') or {}), **{k: v for k, v in net.items() if k != 'model'},
-                                                    **(fusion_kwargs.get(spec.name) or {}), **({'model': net['model']} if 'model' in net else {})}, seed=seed)
+        extra = {**(fusion_kwargs.get('*') or {}), **net, **(fusion_kwargs.get(spec.name) or {})}
+        if 'model' in net: extra['model'] = net['model']                        # (a baseline by name keeps its architecture)
+        s, extra = TrainSettings.split(settings, **extra, seed=seed)
         if s.model in baseline_models:                                           # image only: no fusion settings
             extra = {k: v for k, v in extra.items() if k not in ('fpn', 'label_queries', 'fusion')}
         with tempfile.TemporaryDirectory(prefix='mfn-cv-') as d:   # per-fold checkpoints are not kept
@@ -626,8 +626,8 @@ def run_cv(df:pd.DataFrame, # the table
                 fit = _fit_predict(spec, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache, stack_file=sf)
                 secs = time.time() - t0 + (fit.stack['seconds'] if saved else 0.); resumed += saved
             elif fn is not None and fn.exists():             # finished before an interruption: its predictions, not a refit
-                (fit, secs), resumed = _load_unit(fn, te), resumed + 1
-                cache[m] = fit
+                fit, secs = _load_unit(fn, te)
+                cache[m] = fit; resumed += 1
             else:
                 t0 = time.time()
                 fit = _fit_predict(spec, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache)
