@@ -104,6 +104,14 @@ class CheckpointCallback(TrackerCallback):
         if self.keep_best and self.best_epoch is not None and getattr(self.learn, 'training_error', None) is None:
             self.learn.load(f'{self.fname}_{self.best_epoch}', with_opt=False)
 
+    def resume_from(self, state:dict) -> int:
+        "Load the checkpoint of `state` (`read_checkpoint_state`) into the learner and carry its tracking into the next fit; returns the first epoch still to train."
+        if state['finished'] and self.keep_best and state['best_epoch'] is not None:    # a finished run ends on its best epoch
+            self.learn.load(f"{self.fname}_{state['best_epoch']}", with_opt=False)
+        else: self.learn.load(state['checkpoint'], with_opt=True)
+        self.resume_state = state
+        return state['epoch'] + 1
+
 def read_checkpoint_state(run_dir) -> dict|None:
     "The training state saved with the latest checkpoint in `run_dir`, or None when it has none."
     fn = Path(run_dir)/'checkpoints'/'state.json'
@@ -111,11 +119,19 @@ def read_checkpoint_state(run_dir) -> dict|None:
 
 # %% ../nbs/05d_callbacks.ipynb #6bc97117
 class HistoryLogger(CSVLogger):
-    "fastai's `CSVLogger`, except that appending to an existing log does not repeat the header."
+    "fastai's `CSVLogger` for runs that continue: appending does not repeat the header, and drops the rows after epoch `keep_through` (logged by a killed run after its last checkpoint)."
+    def __init__(self, fname='history.csv', append:bool=False,
+                 keep_through:int|None=None, # when appending: the last epoch whose row is kept (None: every row)
+                ):
+        super().__init__(fname, append)
+        self.keep_through = keep_through
     def before_fit(self):
         if hasattr(self, "gather_preds"): return
         fn = self.path/self.fname
         fn.parent.mkdir(parents=True, exist_ok=True)
+        if self.append and self.keep_through is not None and fn.exists():
+            head, *rows = fn.read_text().splitlines(keepends=True)
+            fn.write_text(head + ''.join(r for r in rows if int(r.split(',')[0]) <= self.keep_through))
         header = not (self.append and fn.exists() and fn.stat().st_size > 0)
         self.file = fn.open('a' if self.append else 'w')
         if header: self.file.write(','.join(self.recorder.metric_names) + '\n')

@@ -6,7 +6,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/learner.html.md"""
 
 # %% ../nbs/05e_learner.ipynb #f46a2134
 from __future__ import annotations
-import contextlib, copy, dataclasses, json, os, time, warnings
+import contextlib, copy, dataclasses, json, os, time, unittest.mock, warnings
 from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path
@@ -33,12 +33,12 @@ from .settings import TrainSettings
 
 # %% auto #0
 __all__ = ['FusionLearner', 'fusion_model', 'fusion_learner', 'largest_batch_size', 'memory_batch_size', 'distributed_context',
-           'FusionResult', 'default_run_dir', 'fit_fusion', 'predict_fusion', 'save_fusion', 'load_fusion',
-           'TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms',
-           'FusionDataLoaders', 'fusion_dls', 'WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss', 'make_loss',
-           'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC', 'per_label_auroc', 'epoch_seed', 'EpochSeed',
-           'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state', 'HistoryLogger', 'UnimodalLoss',
-           'ModalityDropout', 'ImageOnly', 'densenet121_baseline', 'TrainSettings']
+           'FusionResult', 'default_run_dir', 'fusion_settings', 'run_config', 'resume_state', 'fit_fusion',
+           'predict_fusion', 'save_fusion', 'load_fusion', 'TrainingError', 'FusionPreprocessor', 'FusionDataset',
+           'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls', 'WeightedBCELoss', 'FocalLoss',
+           'AsymmetricLoss', 'make_loss', 'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC', 'per_label_auroc',
+           'epoch_seed', 'EpochSeed', 'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state',
+           'HistoryLogger', 'UnimodalLoss', 'ModalityDropout', 'ImageOnly', 'densenet121_baseline', 'TrainSettings']
 
 # %% ../nbs/05e_learner.ipynb #b12f875c
 _all_ = ['TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls',
@@ -158,15 +158,17 @@ def _broadcast(self, t, rank):
     torch.distributed.broadcast(t, rank)
     return t.cpu().tolist()
 
+@contextlib.contextmanager
 def distributed_context(learn:Learner):
-    "fastai's `distrib_ctx` when launched with several processes (CPU: gloo, no sync BatchNorm); otherwise a no-op context."
-    if num_distrib() <= 1: return contextlib.nullcontext(learn)
+    "fastai's `distrib_ctx` when launched with several processes (CPU: gloo, no sync BatchNorm, and inside the block a `DistributedDL._broadcast` that gloo can use); otherwise a no-op context."
+    if num_distrib() <= 1: yield learn; return
     try: import accelerate, fastai.distributed
     except ImportError as e:
         raise MedFusionNetError("distributed training needs the `accelerate` package: pip install accelerate") from e
     cuda = torch.cuda.is_available()
-    if not cuda: fastai.distributed.DistributedDL._broadcast = _broadcast
-    return learn.distrib_ctx(sync_bn=cuda, **({} if cuda else dict(cpu=True)))
+    with contextlib.ExitStack() as stack:
+        if not cuda: stack.enter_context(unittest.mock.patch.object(fastai.distributed.DistributedDL, '_broadcast', _broadcast))
+        yield stack.enter_context(learn.distrib_ctx(sync_bn=cuda, **({} if cuda else dict(cpu=True))))
 
 # %% ../nbs/05e_learner.ipynb #8118064f
 @dataclass
@@ -198,6 +200,45 @@ def _history(learn:Learner, run_dir:Path) -> pd.DataFrame:
     return pd.DataFrame([[learn.epoch - len(learn.recorder.values) + 1 + i, *v[:len(names) - 1]]
                          for i, v in enumerate(learn.recorder.values)], columns=names)
 
+# %% ../nbs/05e_learner.ipynb #b6726515
+def fusion_settings(df:pd.DataFrame, schema:DatasetSchema, train_idx,
+                    settings:TrainSettings|None=None, # how to train (default: `TrainSettings()`, updated by `kwargs`)
+                    modalities=None, # modalities to use (default: all the schema has; image only for an image baseline)
+                    **kwargs, # `TrainSettings` fields, else MedFusionNet settings
+                   ) -> tuple:
+    "`(settings, modalities, model_kwargs)` as `fit_fusion` trains with them: 'auto' resolved for the modalities and the training rows' images, the fusion the modalities call for."
+    s, model_kwargs = TrainSettings.split(settings, **kwargs)
+    s.check()
+    baseline = s.model in baseline_models
+    mods = tuple(modalities or (('image',) if baseline else schema.modalities))
+    s = s.resolve(mods, table_image_channels(df.iloc[train_idx], schema) if 'image' in mods and s.channels == 'auto' else None)
+    if not baseline:
+        model_kwargs = {'fusion': TrainSettings.fusion_for(mods), **model_kwargs}
+        if model_kwargs['fusion'] == 'gated': model_kwargs['unimodal_heads'] = True     # (each head learns from its own loss)
+    return s, mods, model_kwargs
+
+def run_config(df:pd.DataFrame, schema:DatasetSchema, train_idx, valid_idx, s:TrainSettings, mods:tuple, model_kwargs:dict,
+               keep_best:bool) -> dict:
+    "What a run records in `config.json`: data, labels, every setting and hashes of the training and validation ids."
+    ids = df[schema.id_col].astype(str)
+    return {'dataset': schema.name, 'labels': list(schema.label_cols), 'model': s.model, 'modalities': list(mods), **s.record(),
+            'keep_best': keep_best, 'model_kwargs': model_kwargs, 'n_train': len(train_idx), 'n_valid': len(valid_idx),
+            'train_ids_sha1': values_sha1(ids.iloc[train_idx]), 'valid_ids_sha1': values_sha1(ids.iloc[valid_idx])}
+
+def resume_state(run_dir:Path, config:dict, resume:bool) -> dict|None:
+    "The checkpoint state a run continues from (None: it starts afresh); one clear error when `run_dir` holds a run and `resume` is off, or a run with other settings."
+    state = read_checkpoint_state(run_dir)
+    if state and not resume:
+        raise TrainingError(f"{run_dir} already holds a run (checkpoint of epoch {state['epoch']}): pass resume=True "
+                            f"to continue it, or choose another run_dir")
+    if not state: return None
+    old = json.loads((run_dir/'config.json').read_text())
+    same = lambda k: json.dumps(old.get(k, _RECORD_DEFAULTS.get(k)), default=str) == json.dumps(config.get(k), default=str)
+    if diff := [k for k in _RESUME_KEYS if not same(k)]:
+        raise TrainingError(f"cannot resume {run_dir}: setting(s) {diff} differ from the interrupted run's "
+                            f"({', '.join(f'{k}={old.get(k)!r}' for k in diff[:3])})")
+    return state
+
 # %% ../nbs/05e_learner.ipynb #3be13a70
 def fit_fusion(df:pd.DataFrame, # the table
                schema:DatasetSchema, # its schema
@@ -213,46 +254,24 @@ def fit_fusion(df:pd.DataFrame, # the table
                **kwargs, # `TrainSettings` fields (e.g. epochs=3; `loss` may also be a loss module), else MedFusionNet settings (e.g. fpn=False, d=32)
               ) -> FusionResult:
     "Fit the preprocessing on the training rows, build the model, train it one-cycle with a checkpoint every epoch; resumable."
-    s, model_kwargs = TrainSettings.split(settings, **kwargs)
-    s.check()
     train_idx, valid_idx = np.asarray(train_idx), np.asarray(valid_idx)
-    model, baseline = s.model, s.model in baseline_models
-    if baseline and modalities is None: modalities = ('image',)
-    mods = tuple(modalities or schema.modalities)
-    s = s.resolve(mods, table_image_channels(df.iloc[train_idx], schema) if 'image' in mods and s.channels == 'auto' else None)
-    if not baseline:
-        model_kwargs = {'fusion': TrainSettings.fusion_for(mods), **model_kwargs}
-        if model_kwargs['fusion'] == 'gated': model_kwargs['unimodal_heads'] = True     # (each head learns from its own loss)
+    s, mods, model_kwargs = fusion_settings(df, schema, train_idx, settings, modalities, **kwargs)
     if keep_best is None: keep_best = s.patience is not None
-    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(f'{schema.name}-{model}')
-    ids = df[schema.id_col].astype(str)
-    config = {'dataset': schema.name, 'labels': list(schema.label_cols), 'model': model,
-              'modalities': list(modalities or schema.modalities), **s.record(), 'keep_best': keep_best,
-              'model_kwargs': model_kwargs, 'n_train': len(train_idx), 'n_valid': len(valid_idx),
-              'train_ids_sha1': values_sha1(ids.iloc[train_idx]), 'valid_ids_sha1': values_sha1(ids.iloc[valid_idx])}
-    state = read_checkpoint_state(run_dir)
-    if state and not resume:
-        raise TrainingError(f"{run_dir} already holds a run (checkpoint of epoch {state['epoch']}): pass resume=True "
-                            f"to continue it, or choose another run_dir")
-    if resume and state:
-        old = json.loads((run_dir/'config.json').read_text())
-        same = lambda k: json.dumps(old.get(k, _RECORD_DEFAULTS.get(k)), default=str) == json.dumps(config.get(k), default=str)
-        if diff := [k for k in _RESUME_KEYS if not same(k)]:
-            raise TrainingError(f"cannot resume {run_dir}: setting(s) {diff} differ from the interrupted run's "
-                                f"({', '.join(f'{k}={old.get(k)!r}' for k in diff[:3])})")
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(f'{schema.name}-{s.model}')
+    config = run_config(df, schema, train_idx, valid_idx, s, mods, model_kwargs, keep_best)
+    state = resume_state(run_dir, config, resume)
     if num_distrib() > 1 and torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     set_seed(s.seed, reproducible=True)
     with rank_zero_first():      # (several processes: rank 0 fills the image cache, the others then read it)
-        prep = FusionPreprocessor(schema, modalities, s.stage1 or None, image_size=s.image_size, channels=s.channels, cache_folder=cache_folder,
+        prep = FusionPreprocessor(schema, mods, s.stage1 or None, image_size=s.image_size, channels=s.channels, cache_folder=cache_folder,
                                   text_len=s.text_len, text_model=s.text_model).fit(df.iloc[train_idx])
         dls = fusion_dls(prep, df, train_idx, valid_idx, bs=s.bs or 16, augment=s.augment, num_workers=s.workers)
     set_seed(s.seed, reproducible=True)
-    net = fusion_model(model, len(schema.label_cols), prep, **model_kwargs)
+    net = fusion_model(s.model, len(schema.label_cols), prep, **model_kwargs)
     if s.bs == 0:               # as large as the GPU's memory allows
         config['bs_used'] = memory_batch_size(net, dls, s.precision)
         dls = fusion_dls(prep, df, train_idx, valid_idx, bs=config['bs_used'], augment=s.augment, num_workers=s.workers)
-    Yv = schema.labels(df.iloc[valid_idx])
-    defined = bool(defined_labels(Yv).any())
+    defined = bool(defined_labels(schema.labels(df.iloc[valid_idx])).any())
     if not defined: warnings.warn("no label has both positives and negatives in the validation rows: macro AUROC is "
                                   "undefined there; the best epoch is chosen by validation loss", DataWarning)
     ckpt = CheckpointCallback('auroc_macro' if defined else 'valid_loss', patience=s.patience, keep_best=keep_best)
@@ -262,17 +281,9 @@ def fit_fusion(df:pd.DataFrame, # the table
     if not rank_distrib():
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(config, run_dir/'config.json', indent=1, default=str)
-    start = 0
-    if resume and state:
-        if state['finished'] and keep_best and state['best_epoch'] is not None:    # a finished run ends on its best epoch
-            learn.load(f"{ckpt.fname}_{state['best_epoch']}", with_opt=False)
-        else: learn.load(state['checkpoint'], with_opt=True)
-        start, ckpt.resume_state = state['epoch'] + 1, state
-        hist = run_dir/'history.csv'
-        if hist.exists() and not rank_distrib():      # rows a killed run logged after its last checkpoint
-            h = pd.read_csv(hist); h[h['epoch'] <= state['epoch']].to_csv(hist, index=False)
-    if not (resume and state and state['finished']):
-        log = [HistoryLogger(append=start > 0)] if not rank_distrib() else []
+    start = ckpt.resume_from(state) if state else 0
+    if not (state and state['finished']):
+        log = [HistoryLogger(append=start > 0, keep_through=start - 1 if start else None)] if not rank_distrib() else []
         with distributed_context(learn):
             learn.fit_one_cycle(s.epochs, s.lr, start_epoch=start, cbs=log + list(cbs or []))
     res = FusionResult(learn, prep, config, _history(learn, run_dir), run_dir)

@@ -273,6 +273,8 @@ DDP_WRAPPER = textwrap.dedent('''
     def fit(*a, **k):
         res = _fit(*a, **k)
         with torch.no_grad(): seen['checksum'] = float(sum(p.double().sum() for p in res.model.parameters()))
+        import fastai.distributed
+        seen['patch_left'] = fastai.distributed.DistributedDL._broadcast is learner._broadcast   # (scoped to the fit)
         seen.update(history=res.history.drop(columns='time', errors='ignore').to_dict('list'),
                     world=torch.distributed.get_world_size(), backend=torch.distributed.get_backend())
         return res
@@ -307,6 +309,7 @@ def test_ddp_command_line_train_two_processes_on_cpu(tmp_path):
     assert len(entries) == len(df) and sorted(r0['built']) == entries    # rank 0 resized every image once ...
     assert r1['built'] == []                                               # ... and rank 1 only read them
     assert r0['checksum'] == r1['checksum']                              # gradients were averaged: same weights
+    assert not r0['patch_left'] and not r1['patch_left']                   # the CPU broadcast is fastai's again after the fit
     assert r0['history']['auroc_macro'] == r1['history']['auroc_macro']  # metrics gathered from both ranks
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())           # rank 0's report, of the trained model
     assert m['test']['rows'] > 0 and 0 <= m['metrics']['macro']['auroc'] <= 1
