@@ -7,6 +7,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/demo.html.md"""
 # %% ../nbs/09c_demo.ipynb #18c446f5
 from __future__ import annotations
 import contextlib, dataclasses, json, shutil, time, warnings
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import MedFusionNetError, save_fig, versions, write_json_atomic, metrics_records
@@ -15,7 +16,8 @@ from .settings import TrainSettings
 from .report import md_table, ci_text, pooled_table, markdown_to_html, forest_plot
 
 # %% auto #0
-__all__ = ['RECIPES', 'QUICK', 'FULL', 'recipe_settings', 'demo_dataset', 'run_demo']
+__all__ = ['RECIPES', 'QUICK', 'FULL', 'recipe_settings', 'DemoResult', 'demo_dataset', 'demo_markdown', 'demo_report',
+           'run_demo']
 
 # %% ../nbs/09c_demo.ipynb #e2c114cd
 RECIPES = {
@@ -64,146 +66,218 @@ def _explain_ids(df, sc, res, test_rows, n:int, seed:int) -> list:
     ids = df.iloc[test_rows][sc.id_col].astype(str).to_numpy()
     return list(dict.fromkeys(ids[i] for i in picked[:n]))
 
-def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log=print) -> dict:
-    "Run the whole method on one dataset into `out`; returns the numbers and the report's markdown."
-    from medfusionnet.run import train_run
+# %% ../nbs/09c_demo.ipynb #5f98d13e
+@dataclass
+class DemoResult:
+    "What the demo computed for one dataset, as plain values: `record` is what `metrics.json` keeps; the rest is what the report shows (`demo_markdown` renders it)."
+    record:dict # dataset, recipe, settings, data summary, seconds, cross-validation, risk levels, test metrics, explained ids
+    labels:list # the labels, in order
+    facts:dict # counts the text cites: patients, modalities, network, fusion, test positives per label, SHAP label and rows
+    tables:dict # name -> DataFrame: 'cv_risk' (risk-level ordering under cv), 'calibration', 'risk_levels', 'stage1' (top rules)
+    figures:dict # name -> path of a figure drawn (only those that apply to the dataset)
+    explanations:dict # patient id -> `explain_patients`' record, with 'calibrated': {label: probability}
+
+# %% ../nbs/09c_demo.ipynb #71a7deb8
+def _demo_cv(df, sc, r, s, ts, seed, out, log) -> tuple:
+    "The comparison under identical folds: the record of the pooled out-of-fold metrics, the stack's risk levels under the same folds, the forest plot."
     from medfusionnet.protocols import run_cv, cv_risk_summary
+    log(f"[{sc.name}] {s['folds']}-fold cross-validation of {', '.join(r['cv_models'])}")
+    with _quiet():
+        cv = run_cv(df, sc, models=r['cv_models'], n_splits=s['folds'], n_repeats=1, seed=seed, n_boot=s['n_boot'],
+                    settings=ts, progress=False)
+    cv['folds'].to_csv(out/'cv_folds.csv', index=False)
+    pooled = {mm: metrics_records(t_) for mm, t_ in cv['pooled'].items()}
+    fig = _save(forest_plot(pooled, list(sc.label_cols), title=f"{sc.name}: pooled out-of-fold AUROC, {s['folds']} folds"),
+                out/'cv_forest.png')
+    rk = cv_risk_summary(cv).get('medfusionnet')
+    order = rk['level_ordering'] if rk else None
+    cv_risk = dict(calibration_macro=rk['calibration_macro'], level_ordering=order.reset_index().to_dict(orient='records')) if rk else {}
+    return dict(protocol=cv['protocol'], pooled=pooled), cv_risk, order, fig
+
+def _demo_stage1(df, sc, train_rows, out) -> tuple:
+    "Stage 1 on the training patients: the fitted selector, its two strongest rules per label and their figure (None where the data have no numeric features)."
     from medfusionnet.select import UnivariateThresholdSelector, plot_top_features
+    if not sc.numeric_cols: return None, None, None
+    with _quiet():
+        sel = UnivariateThresholdSelector(5).fit(df.iloc[train_rows][sc.numeric_cols].astype(float), df.iloc[train_rows][list(sc.label_cols)])
+    top = sel.rules_.groupby('label', sort=False).head(2)
+    return sel, top[['label', 'feature', 'direction', 'threshold', 'J', 'sensitivity', 'specificity', 'q']], \
+        _save(plot_top_features(sel), out/'stage1_top_features.png')
+
+def _demo_explain(df, sc, tr, sel, s, seed, out, log) -> tuple:
+    "Explanations of a few test patients (each with its calibrated probabilities), then the network's modality Shapley values, label attention and SHAP of the clinical features: `(explanations, figures, facts)`."
     from medfusionnet import interpret as I
+    res, strat, sp, labels = tr.result, tr.stratifier, tr.split, list(sc.label_cols)
+    log(f"[{sc.name}] explaining {s['n_explain']} test patient(s)")
+    ids = _explain_ids(df, sc, res, sp['test'], s['n_explain'], seed)
+    with _quiet():
+        ex = I.explain_patients(res, df, sc, ids, out/'explain', stratifier=strat.levels if strat else None,
+                                fired_rules=I.rule_lister(sel, sc.numeric_cols), background=df.iloc[sp['train']], seed=seed)
+    for d in ex.values():
+        p = {x['label']: x['probability'] for x in d['labels']}
+        d['calibrated'] = dict(zip(labels, strat.calibrate(np.array([[p[l] for l in labels]])).ravel())) if strat else {}
+    stack = getattr(res, 'networks', None) is not None
+    fres = res.networks[0] if stack else res          # (modality-level explanations: a network's)
+    figs, facts = {}, dict(of_network=" (of the stack's first network)" if stack else '')
+    inputs = I.fusion_inputs(fres.prep, df, sp['test'][:200])
+    ms = I.modality_shapley(fres.model, inputs)
+    if len(ms['players']) > 1: figs['modality_shapley'] = _save(I.plot_modality_shapley(ms, labels), out/'modality_shapley.png')
+    if getattr(fres.model, 'label_queries', False):
+        A, C = I.label_self_attention(fres.model, inputs), I.label_cooccurrence(sc.labels(df.iloc[sp['train']]))
+        figs['label_dependencies'] = _save(I.plot_label_dependencies(A, C, labels), out/'label_dependencies.png')
+    if fres.prep.n_num or fres.prep.cat_levels_:
+        shap_rows = sp['test'][:s['n_shap']]
+        e = I.tabular_shap(fres.model, fres.prep, df, shap_rows, background=df.iloc[sp['train']], seed=seed)
+        facts.update(shap_label=labels[int(np.argmax(sc.labels(df.iloc[sp['train']]).sum(0)))], shap_rows=len(shap_rows))
+        figs['shap'] = _save(I.plot_shap_beeswarm(e, facts['shap_label']), out/'shap_beeswarm.png')
+    return ex, figs, facts
+
+# %% ../nbs/09c_demo.ipynb #423cda58
+def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log=print) -> DemoResult:
+    "Run the whole method on one dataset into `out` (its figures, run folder, explanations and test predictions); returns what it computed."
+    from medfusionnet.run import train_run
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     r, s = RECIPES[name], {**FULL, **(QUICK if quick else {})}
     ts = recipe_settings(name, quick, seed)
-    times, md = {}, [f"## {name}", '']
+    times = {}
     t = time.time()
     summ = summarise_dataset(name, data_dir)
     df, sc = load_dataset(name, data_dir)
     rs = ts.resolve(sc.modalities)             # the settings 'auto' gives these modalities (stage 1)
-    fusion = TrainSettings.fusion_for(sc.modalities)
-    labels = list(sc.label_cols)
+    fusion, labels = TrainSettings.fusion_for(sc.modalities), list(sc.label_cols)
     times['data'] = time.time() - t
-    md += [f"**Data**: {summ['rows']} rows, {df[sc.group_col].nunique()} patients, modalities: {', '.join(sc.modalities)}. "
-           f"Positives per label: " + ', '.join(f'{k} {v}' for k, v in summ['labels'].items()) + '.', '']
-    # 1. the comparison under identical folds
-    log(f"[{name}] {s['folds']}-fold cross-validation of {', '.join(r['cv_models'])}")
     t = time.time()
-    with _quiet():
-        cv = run_cv(df, sc, models=r['cv_models'], n_splits=s['folds'], n_repeats=1, seed=seed, n_boot=s['n_boot'],
-                    settings=ts, progress=False)
+    cv, cv_risk, order, cv_fig = _demo_cv(df, sc, r, s, ts, seed, out, log)
     times['cv'] = time.time() - t
-    cv['folds'].to_csv(out/'cv_folds.csv', index=False)
-    pooled_rec = {mm: metrics_records(t_) for mm, t_ in cv['pooled'].items()}
-    pooled = pooled_table(pooled_rec, labels)
-    cv_fig = _save(forest_plot(pooled_rec, labels,
-                               title=f"{name}: pooled out-of-fold AUROC, {s['folds']} folds"), out/'cv_forest.png')
-    md += [f"### Cross-validation ({s['folds']} folds, patient-grouped, identical for every model)", '',
-           "Pooled out-of-fold AUROC and AUPRC with 95% CIs from a patient bootstrap "
-           f"({s['n_boot']} resamples); `medfusionnet` is the default cross-fitted stack of the {rs.model} network ({fusion} fusion) "
-           f"and its single-modality candidates"
-           + ".", '',
-           md_table(pooled), '',
-           f"![cross-validated AUROC per label]({_rel(cv_fig, out.parent)})", '']
-    cv_risk = {}
-    if (rk := cv_risk_summary(cv).get('medfusionnet')):
-        order = rk['level_ordering']
-        j = order[order.judged]
-        cv_risk = dict(calibration_macro=rk['calibration_macro'], level_ordering=order.reset_index().to_dict(orient='records'))
-        tab = order.assign(**{'high rate': order.high_rate.map(lambda x: '-' if pd.isna(x) else f'{x:.3f}'),
-                              'low rate': order.low_rate.map(lambda x: '-' if pd.isna(x) else f'{x:.3f}'),
-                              'high above low': order.high_above_low.map({True: 'yes', False: 'no', None: 'n/a (level empty)'})})
-        tab = tab[['events', 'undefined_rows', 'high', 'high rate', 'low', 'low rate', 'high above low']].rename(
-            columns={'high': 'high (events/rows)', 'low': 'low (events/rows)', 'undefined_rows': "rows 'undefined'"})
-        c = cv_risk['calibration_macro']
-        md += ["**Risk levels under the same cross-validation**: in each fold, calibration and cut-offs are fitted on the "
-               "inner validation predictions only and applied to the test fold, so every row gets a level it was not fitted on "
-               "('undefined' where that validation part held fewer than 5 positive patients of the label). "
-               f"High above low for {int((j.high_above_low == True).sum())} of the {len(j)} labels with at least 20 events among the rows given a level "
-               f"(reversed for {int((j.high_above_low == False).sum())}; the rest have an empty high or low level); "
-               f"macro Brier {c['brier_before']:.4f} -> {c['brier_after']:.4f}, ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}.", '',
-               md_table(tab), '']
-    # 2. one trained model with risk levels
     log(f"[{name}] training MedFusionNet ({rs.model}, {fusion} fusion) on a 60/20/20 patient split")
     t = time.time()
-    with _quiet():
-        tr = train_run(df, sc, out/'run', ts, n_boot=s['n_boot'])
+    with _quiet(): tr = train_run(df, sc, out/'run', ts, n_boot=s['n_boot'])
     times['train'] = time.time() - t
-    res, strat, sp = tr.result, tr.stratifier, tr.split
-    stack = getattr(res, 'networks', None) is not None
-    fres, tag = (res.networks[0], " (of the stack's first network)") if stack else (res, '')   # (modality-level explanations: a network's)
-    m, cal, lt = tr.headline_tables
-    test = tr.metrics['test']
-    met = pd.DataFrame({l: {'positives': int(sc.labels(df.iloc[sp['test']])[:, i].sum()), 'AUROC': ci_text(test['metrics'][l], 'auroc'),
-                            'AUPRC': ci_text(test['metrics'][l], 'auprc')} for i, l in enumerate(labels)}
+    t = time.time()
+    sp, (_, cal, lt) = tr.split, tr.headline_tables
+    sel, top, sel_fig = _demo_stage1(df, sc, sp['train'], out)
+    ex, figs, facts = _demo_explain(df, sc, tr, sel, s, seed, out, log)
+    times['explain'] = time.time() - t
+    shutil.copy2(out/'run'/'predictions_test.csv', out/'predictions_test.csv')
+    record = dict(dataset=name, recipe={**r, 'fusion': fusion, 'stage1': rs.stage1}, settings=s, summary=summ, seconds=times,
+                  cv=cv, cv_risk=cv_risk, test=tr.metrics['test'], risk=tr.metrics['risk'], explained=list(ex))
+    run_figs = {k: out/'run'/'figures'/f'{k}_test.png' for k in ('roc_pr', 'reliability', 'risk_levels')}
+    facts.update(patients=df[sc.group_col].nunique(), modalities=list(sc.modalities), network=rs.model,
+                 test_positives={l: int(v) for l, v in zip(labels, sc.labels(df.iloc[sp['test']]).sum(0))})
+    return DemoResult(record, labels, facts, dict(cv_risk=order, calibration=cal, risk_levels=lt, stage1=top),
+                      {'cv': cv_fig, **run_figs, **({'stage1': sel_fig} if sel_fig else {}), **figs}, ex)
+
+# %% ../nbs/09c_demo.ipynb #cac6e63e
+def _cv_md(r:DemoResult, img) -> list:
+    "The cross-validation section: pooled AUROC/AUPRC per model, then the stack's risk levels under the same folds."
+    rec, s = r.record, r.record['settings']
+    md = [f"### Cross-validation ({s['folds']} folds, patient-grouped, identical for every model)", '',
+          "Pooled out-of-fold AUROC and AUPRC with 95% CIs from a patient bootstrap "
+          f"({s['n_boot']} resamples); `medfusionnet` is the default cross-fitted stack of the {r.facts['network']} network "
+          f"({rec['recipe']['fusion']} fusion) and its single-modality candidates.", '',
+          md_table(pooled_table(rec['cv']['pooled'], r.labels)), '', f"![cross-validated AUROC per label]({img('cv')})", '']
+    order = r.tables['cv_risk']
+    if order is None: return md
+    j, c = order[order.judged], rec['cv_risk']['calibration_macro']
+    rate = lambda x: '-' if pd.isna(x) else f'{x:.3f}'
+    tab = order.assign(**{'high rate': order.high_rate.map(rate), 'low rate': order.low_rate.map(rate),
+                          'high above low': order.high_above_low.map({True: 'yes', False: 'no', None: 'n/a (level empty)'})})
+    tab = tab[['events', 'undefined_rows', 'high', 'high rate', 'low', 'low rate', 'high above low']].rename(
+        columns={'high': 'high (events/rows)', 'low': 'low (events/rows)', 'undefined_rows': "rows 'undefined'"})
+    return md + [
+        "**Risk levels under the same cross-validation**: in each fold, calibration and cut-offs are fitted on the "
+        "inner validation predictions only and applied to the test fold, so every row gets a level it was not fitted on "
+        "('undefined' where that validation part held fewer than 5 positive patients of the label). "
+        f"High above low for {int((j.high_above_low == True).sum())} of the {len(j)} labels with at least 20 events among the rows given a level "
+        f"(reversed for {int((j.high_above_low == False).sum())}; the rest have an empty high or low level); "
+        f"macro Brier {c['brier_before']:.4f} -> {c['brier_after']:.4f}, ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}.", '',
+        md_table(tab), '']
+
+def _test_md(r:DemoResult, img) -> list:
+    "The trained model's section: test metrics, calibration and risk-level event rates."
+    test, labels = r.record['test'], r.labels
+    met = pd.DataFrame({l: {'positives': r.facts['test_positives'][l], 'AUROC': ci_text(test['metrics'][l], 'auroc'),
+                            'AUPRC': ci_text(test['metrics'][l], 'auprc')} for l in labels}
                        | {'macro': {'positives': '', 'AUROC': ci_text(test['metrics']['macro'], 'auroc'),
                                     'AUPRC': ci_text(test['metrics']['macro'], 'auprc')}}).T
-    figs = out/'run'/'figures'
-    md += [f"### One trained model, test patients ({test['patients']} patients, {test['rows']} rows)", '',
-           "Trained on 60% of the patients; thresholds, calibration and risk cut-offs fitted on 20%; scored on the other 20%.", '',
-           md_table(met), '', f"![ROC and PR curves]({_rel(figs/'roc_pr_test.png', out.parent)})", '',
-           "**Calibration** (fitted on validation, measured on test): Brier score and expected calibration error", '',
-           md_table(cal[['brier_before', 'brier_after', 'ece_before', 'ece_after']].astype(float), '.4f'), '',
-           f"![reliability]({_rel(figs/'reliability_test.png', out.parent)})", '',
-           "**Risk levels** on the test patients: observed event rate with 95% Wilson CI", '']
-    lt2 = lt.reset_index()
-    lt2['event rate'] = [f"{e}/{n} = {x:.3f} [{a:.3f}-{b:.3f}]" if n else '-' for e, n, x, a, b in
-                         zip(lt2.events, lt2.n, lt2.event_rate, lt2.rate_lo, lt2.rate_hi)]
-    piv = lt2.pivot(index='label', columns='level', values='event rate').reindex(labels).fillna('-')
-    md += [md_table(piv[[c for c in ('low', 'intermediate', 'high', 'undefined') if c in piv.columns]]), '',
-           f"![risk levels]({_rel(figs/'risk_levels_test.png', out.parent)})", '']
-    # 3. stage 1 on the same training patients
-    t = time.time()
-    sel = None
-    if sc.numeric_cols:
-        Xtr = df.iloc[sp['train']][sc.numeric_cols].astype(float)
-        with _quiet():
-            sel = UnivariateThresholdSelector(5).fit(Xtr, df.iloc[sp['train']][labels])
-        top = sel.rules_.groupby('label', sort=False).head(2)
-        cols = ['label', 'feature', 'direction', 'threshold', 'J', 'sensitivity', 'specificity', 'q']
+    lt = r.tables['risk_levels'].reset_index()
+    lt['event rate'] = [f"{e}/{n} = {x:.3f} [{a:.3f}-{b:.3f}]" if n else '-' for e, n, x, a, b in
+                        zip(lt.events, lt.n, lt.event_rate, lt.rate_lo, lt.rate_hi)]
+    piv = lt.pivot(index='label', columns='level', values='event rate').reindex(labels).fillna('-')
+    return [f"### One trained model, test patients ({test['patients']} patients, {test['rows']} rows)", '',
+            "Trained on 60% of the patients; thresholds, calibration and risk cut-offs fitted on 20%; scored on the other 20%.", '',
+            md_table(met), '', f"![ROC and PR curves]({img('roc_pr')})", '',
+            "**Calibration** (fitted on validation, measured on test): Brier score and expected calibration error", '',
+            md_table(r.tables['calibration'][['brier_before', 'brier_after', 'ece_before', 'ece_after']].astype(float), '.4f'), '',
+            f"![reliability]({img('reliability')})", '',
+            "**Risk levels** on the test patients: observed event rate with 95% Wilson CI", '',
+            md_table(piv[[c for c in ('low', 'intermediate', 'high', 'undefined') if c in piv.columns]]), '',
+            f"![risk levels]({img('risk_levels')})", '']
+
+# %% ../nbs/09c_demo.ipynb #7ca893b8
+def _explain_md(r:DemoResult, img, root:Path, out:Path) -> list:
+    "Stage 1's top rules, then each explained test patient, then the network's modality, label and feature explanations."
+    md, f, tag = [], r.facts, r.facts['of_network']
+    if r.tables['stage1'] is not None:
         md += ["### Stage 1: univariate threshold rules (training patients)", '',
                "The two strongest rules per label (Youden's J at the best cut; q: Benjamini-Hochberg).", '',
-               top[cols].to_markdown(index=False, floatfmt='.3g'), '']
-        md += [f"![stage 1]({_rel(_save(plot_top_features(sel), out/'stage1_top_features.png'), out.parent)})", '']
-    # 4. explanations
-    log(f"[{name}] explaining {s['n_explain']} test patient(s)")
-    ids = _explain_ids(df, sc, res, sp['test'], s['n_explain'], seed)
-    rules_fn = I.rule_lister(sel, sc.numeric_cols)
-    with _quiet():
-        ex = I.explain_patients(res, df, sc, ids, out/'explain', stratifier=strat.levels if strat else None,
-                                fired_rules=rules_fn, background=df.iloc[sp['train']], seed=seed)
+               r.tables['stage1'].to_markdown(index=False, floatfmt='.3g'), '', f"![stage 1]({img('stage1')})", '']
     md += ["### Explanations of test patients", '']
-    for pid, d in ex.items():
-        q = dict(zip(labels, strat.calibrate(np.array([[{x['label']: x['probability'] for x in d['labels']}[l] for l in labels]])).ravel())) if strat else {}
+    for pid, d in r.explanations.items():
+        q = d['calibrated']
         md += [f"#### Test patient {pid}", '', '| label | model probability | calibrated | risk level |', '|---|---|---|---|']
         md += [f"| {x['label']} | {x['probability']:.3f} | {q.get(x['label'], float('nan')):.3f} | {x.get('risk_level', '')} |" for x in d['labels'][:5]]
         if 'fired_rules' in d: md += ['', 'Stage-1 rules that fire: ' + ('; '.join(d['fired_rules'][:8]) or 'none')]
         if 'top_features' in d:
             k = d['labels'][0]['label']
             md += ['', f"Top SHAP features for {k} (logit): " + ', '.join(
-                f"{f['feature']}={'missing' if f['value'] is None else format(f['value'], 'g')} ({f['shap']:+.3f})" for f in d['top_features'][k][:5])]
-        md += [''] + [f"![{k}]({_rel(out/'explain'/Path(v).name, out.parent)})" for k, v in d['figures'].items()] + ['']
-    inputs = I.fusion_inputs(fres.prep, df, sp['test'][:200])
-    ms = I.modality_shapley(fres.model, inputs)
-    if len(ms['players']) > 1:
+                f"{x['feature']}={'missing' if x['value'] is None else format(x['value'], 'g')} ({x['shap']:+.3f})" for x in d['top_features'][k][:5])]
+        md += [''] + [f"![{k}]({_rel(out/'explain'/Path(v).name, root)})" for k, v in d['figures'].items()] + ['']
+    if 'modality_shapley' in r.figures:
         md += [f"**Which modality carries each label**{tag} (exact Shapley values over modalities, mean over test patients):", '',
-               f"![modality Shapley]({_rel(_save(I.plot_modality_shapley(ms, labels), out/'modality_shapley.png'), out.parent)})", '']
-    if getattr(fres.model, 'label_queries', False):
-        A = I.label_self_attention(fres.model, inputs)
-        C = I.label_cooccurrence(sc.labels(df.iloc[sp['train']]))
+               f"![modality Shapley]({img('modality_shapley')})", '']
+    if 'label_dependencies' in r.figures:
         md += ["**Label dependencies**: learned label-query attention beside the training labels' co-occurrence P(column | row):", '',
-               f"![labels]({_rel(_save(I.plot_label_dependencies(A, C, labels), out/'label_dependencies.png'), out.parent)})", '']
-    if fres.prep.n_num or fres.prep.cat_levels_:
-        shap_rows = sp['test'][:s['n_shap']]
-        e = I.tabular_shap(fres.model, fres.prep, df, shap_rows, background=df.iloc[sp['train']], seed=seed)
-        k = labels[int(np.argmax(sc.labels(df.iloc[sp['train']]).sum(0)))]
-        md += [f"**SHAP of the clinical features**{tag} for {k} over {len(shap_rows)} test patients (logit scale):", '',
-               f"![SHAP]({_rel(_save(I.plot_shap_beeswarm(e, k), out/'shap_beeswarm.png'), out.parent)})", '']
-    times['explain'] = time.time() - t
-    md += [f"Time: " + ', '.join(f"{k} {v:.0f} s" for k, v in times.items()) + '.', '']
-    shutil.copy2(out/'run'/'predictions_test.csv', out/'predictions_test.csv')
-    return dict(dataset=name, recipe={**r, 'fusion': fusion, 'stage1': rs.stage1}, settings=s, summary=summ, seconds=times,
-                cv=dict(protocol=cv['protocol'], pooled=pooled_rec),
-                cv_risk=cv_risk, test=test, risk=tr.metrics['risk'], explained=list(ex), markdown='\n'.join(md))
+               f"![labels]({img('label_dependencies')})", '']
+    if 'shap' in r.figures:
+        md += [f"**SHAP of the clinical features**{tag} for {f['shap_label']} over {f['shap_rows']} test patients (logit scale):", '',
+               f"![SHAP]({img('shap')})", '']
+    return md
+
+def demo_markdown(r:DemoResult, # what `demo_dataset` computed
+                  out, # the dataset's folder (its figures are under it)
+                 ) -> str:
+    "The report section of one dataset, from what `demo_dataset` computed; figure links are relative to the report (`out`'s parent)."
+    out = Path(out); root = out.parent
+    img = lambda k: _rel(r.figures[k], root)
+    rec, summ = r.record, r.record['summary']
+    md = [f"## {rec['dataset']}", '',
+          f"**Data**: {summ['rows']} rows, {r.facts['patients']} patients, modalities: {', '.join(r.facts['modalities'])}. "
+          f"Positives per label: " + ', '.join(f'{k} {v}' for k, v in summ['labels'].items()) + '.', '']
+    md += _cv_md(r, img) + _test_md(r, img) + _explain_md(r, img, root, out)
+    return '\n'.join(md + [f"Time: " + ', '.join(f"{k} {v:.0f} s" for k, v in rec['seconds'].items()) + '.', ''])
 
 # %% ../nbs/09c_demo.ipynb #388971e8
+def demo_report(parts:list, # `DemoResult`s, one per dataset, each rendered from its folder `root/<dataset>`
+                root, # the report folder
+                seconds:float, # how long the whole demo took
+                quick:bool=False, # whether it was the quick demo
+               ) -> str:
+    "The whole report's markdown: a headline table (test and cross-validated macro AUROC beside the best baseline), then each dataset's section."
+    head = ["# MedFusionNet demo report", '',
+            f"Generated by `medfusionnet demo{' --quick' if quick else ''}` in {seconds/60:.1f} min on this machine "
+            f"(medfusionnet {versions()['medfusionnet']}, torch {versions()['torch']}). Every number below was computed by this run "
+            "from the real public data; nothing is typed in. AUROC/AUPRC with 95% patient-bootstrap CIs are the headline "
+            "metrics; each dataset's sections say on which patients they were measured.", '',
+            "| dataset | test macro AUROC | test macro AUPRC | CV macro AUROC: MedFusionNet | best baseline (CV) |", '|---|---|---|---|---|']
+    for p in parts:
+        pooled, test = p.record['cv']['pooled'], p.record['test']['metrics']['macro']
+        base = {m: v['macro']['auroc'] for m, v in pooled.items() if m != 'medfusionnet'}
+        bm = max(base, key=lambda m: -1 if base[m] is None else base[m])
+        head.append(f"| {p.record['dataset']} | {ci_text(test, 'auroc')} | {ci_text(test, 'auprc')} | "
+                    f"{ci_text(pooled['medfusionnet']['macro'], 'auroc')} | {bm} {ci_text(pooled[bm]['macro'], 'auroc')} |")
+    return '\n'.join(head + [''] + [demo_markdown(p, Path(root)/p.record['dataset']) for p in parts])
+
 def run_demo(out='runs/demo', # report folder (replaced when the new report is complete)
              data_dir=None, # where the datasets are (default: the usual search)
              datasets=('cervical', 'nih-cxr14-sample'),
@@ -217,23 +291,11 @@ def run_demo(out='runs/demo', # report folder (replaced when the new report is c
     tmp.mkdir(parents=True)
     parts = [demo_dataset(n, tmp/n, data_dir, quick, seed, log) for n in datasets]
     secs = time.time() - t0
-    head = ["# MedFusionNet demo report", '',
-            f"Generated by `medfusionnet demo{' --quick' if quick else ''}` in {secs/60:.1f} min on this machine "
-            f"(medfusionnet {versions()['medfusionnet']}, torch {versions()['torch']}). Every number below was computed by this run "
-            "from the real public data; nothing is typed in. AUROC/AUPRC with 95% patient-bootstrap CIs are the headline "
-            "metrics; each dataset's sections say on which patients they were measured.", '',
-            "| dataset | test macro AUROC | test macro AUPRC | CV macro AUROC: MedFusionNet | best baseline (CV) |", '|---|---|---|---|---|']
-    for p in parts:
-        pooled = p['cv']['pooled']
-        base = {m: v['macro']['auroc'] for m, v in pooled.items() if m != 'medfusionnet'}
-        bm = max(base, key=lambda m: -1 if base[m] is None else base[m])
-        head.append(f"| {p['dataset']} | {ci_text(p['test']['metrics']['macro'], 'auroc')} | {ci_text(p['test']['metrics']['macro'], 'auprc')} | "
-                    f"{ci_text(pooled['medfusionnet']['macro'], 'auroc')} | {bm} {ci_text(pooled[bm]['macro'], 'auroc')} |")
-    md = '\n'.join(head + [''] + [p['markdown'] for p in parts])
+    md = demo_report(parts, tmp, secs, quick)
     (tmp/'report.md').write_text(md)
     (tmp/'report.html').write_text(markdown_to_html(md, 'MedFusionNet demo report'))
     write_json_atomic(dict(seconds=secs, quick=quick, seed=seed, versions=versions(),
-                           datasets={p['dataset']: {k: v for k, v in p.items() if k != 'markdown'} for p in parts}), tmp/'metrics.json')
+                           datasets={p.record['dataset']: p.record for p in parts}), tmp/'metrics.json')
     old = out.with_name(out.name + '.old')
     if out.exists(): out.rename(old)
     tmp.rename(out)
