@@ -20,7 +20,8 @@ from .report import write_report
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)  # raised inside fastai
 
 # %% auto #0
-__all__ = ['add_dataset_args', 'dataset_from_args', 'add_options', 'settings_from_args', 'options_of', 'build_parser', 'main']
+__all__ = ['FIRST_SETTINGS', 'add_dataset_args', 'dataset_from_args', 'add_options', 'settings_from_args', 'options_of',
+           'add_training_options', 'build_parser', 'main']
 
 # %% ../nbs/09d_cli.ipynb #65385ee9
 def _cmd_data(a):
@@ -54,10 +55,11 @@ _STRICT_HELP = 'data warnings (an unreadable image, a label never positive in a 
 _DATA_DIR_HELP = ('folder of datasets (or one dataset folder); default: $MEDFUSIONNET_DATA, then ../shared/data, '
                   'then the project data/ folder')
 
-def add_dataset_args(q:argparse.ArgumentParser):
-    "The options that choose a dataset: a preset or a CSV with its columns named."
+def add_dataset_args(q:argparse.ArgumentParser,
+                     strict:bool=True, # also offer --strict (data warnings are errors)
+                    ):
+    "The options that choose a dataset: `--dataset` and `--labels` first, then a group for a CSV's columns, then one for where the data are and how strictly they are checked."
     q.add_argument('--dataset', required=True, help=f"preset ({', '.join(PRESETS)}) or a CSV file")
-    q.add_argument('--data-dir', help=_DATA_DIR_HELP)
     q.add_argument('--labels', help="label columns, comma-separated: a CSV's 0/1 label columns, or the preset's labels to keep (default: all)")
     g = q.add_argument_group('your own CSV (with --dataset FILE.csv)')
     g.add_argument('--label-col', help='one delimited label column instead (e.g. "Finding Labels")')
@@ -70,6 +72,9 @@ def add_dataset_args(q:argparse.ArgumentParser):
     g.add_argument('--uncertain', choices=['ignore', 'zeros', 'ones'],
                    help='what an uncertain label cell (--uncertain-value) means: ignore (unknown, like a blank cell), zeros or ones')
     g.add_argument('--uncertain-value', default='-1', help='the value marking an uncertain label cell (default -1, as CheXpert)')
+    w = q.add_argument_group('where the data are, and how strictly they are checked')
+    w.add_argument('--data-dir', help=_DATA_DIR_HELP)
+    if strict: w.add_argument('--strict', action='store_true', help=_STRICT_HELP)
 
 def dataset_from_args(a) -> tuple:
     "`(df, schema)` for the dataset chosen by `add_dataset_args` options."
@@ -126,11 +131,13 @@ def add_options(q, # an argparse parser or argument group
                 obj, # a docmented function or dataclass
                 skip=(), # parameters not offered as options
                 rename:dict|None=None, # parameter -> option name, where it differs from `--the-name`
+                only=None, # offer only these parameters (default: all but `skip`)
                ) -> list:
     "Add an option per docmented parameter of `obj` (name, type, default and help from its signature); returns their names."
     names = []
     for name, info in docments(obj, full=True, eval_str=True, returns=False).items():
-        if name in skip or info['kind'] in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL): continue
+        if name in skip or (only is not None and name not in only): continue
+        if info['kind'] in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL): continue
         _option(q, name, info, (rename or {}).get(name)); names.append(name)
     return names
 
@@ -275,38 +282,45 @@ def _cmd_report(a):
     return 0
 
 # %% ../nbs/09d_cli.ipynb #7008ab98
-def build_parser() -> argparse.ArgumentParser:
-    "The `medfusionnet` argument parser (one subparser per subcommand)."
-    p = argparse.ArgumentParser(prog='medfusionnet', description='Multi-label medical risk stratification from images, '
-                                'tabular clinical data and text (univariate thresholding + MedFusionNet).')
-    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    def _dd(q): q.add_argument('--data-dir', help=_DATA_DIR_HELP)
+FIRST_SETTINGS = ('model', 'image_size', 'epochs')   # the `TrainSettings` a newcomer sets first: beside --dataset and --out in --help
+_VARIANT = {'model': '--variant'}      # (the network variant; `cv`'s --models lists the models to compare)
+
+def add_training_options(q:argparse.ArgumentParser, title:str):
+    "`TrainSettings` as options: `FIRST_SETTINGS` in `q`'s first block, the rest in a group titled `title`."
+    add_options(q, TrainSettings, only=FIRST_SETTINGS, rename=_VARIANT)
+    add_options(q.add_argument_group(title), TrainSettings, skip=FIRST_SETTINGS, rename=_VARIANT)
+
+def _data_commands(sub):
+    "`data` (list, locate, verify, download) and `select` (stage 1)."
     d = sub.add_parser('data', help='list, locate, verify or download datasets',
                        description='List, locate, verify (checksums) or download the datasets the suite knows.')
     d.add_argument('action', choices=['list', 'path', 'verify', 'download'])
     d.add_argument('name', nargs='?', help='dataset name (see `medfusionnet data list`)')
-    _dd(d)
+    d.add_argument('--data-dir', help=_DATA_DIR_HELP)
     d.add_argument('--strict', action='store_true', help='verify: demand known bytes (SHA-256) for every file')
     d.add_argument('--partial', type=int, help='download: only the first N image archives (ChestX-ray14)')
     d.set_defaults(func=_cmd_data)
     q = sub.add_parser('select', help='stage 1: per-label univariate thresholds, written as a CSV table',
                        description='Stage 1: the best cut-point (Youden J) of every feature for every label, the '
                        'top N features per label, with Fisher/chi-square p-values and Benjamini-Hochberg q-values.')
-    add_dataset_args(q)
+    add_dataset_args(q, strict=False)
     q.add_argument('--out', required=True, help='CSV file for the table')
     q.add_argument('--n-features', type=int, default=5, help='features kept per label (default 5)')
     q.add_argument('--alpha', type=float, help='keep only features with q <= alpha')
     q.add_argument('--missing-indicators', action='store_true', help='missingness of each feature as a candidate too')
     q.add_argument('--plots', help='folder for the heatmap and per-label bar charts (PNG)')
     q.set_defaults(func=_cmd_select)
+
+# %% ../nbs/09d_cli.ipynb #499be4e0
+def _model_commands(sub):
+    "`train`, `evaluate`, `predict` and `cv`."
     t = sub.add_parser('train', help='train MedFusionNet (holds out validation patients itself) into a run folder',
                        description='Train a model on a dataset: patient-grouped validation and test parts are held out; '
                        'thresholds, calibration and risk levels are fitted on validation and reported on test, with bootstrap CIs.')
     add_dataset_args(t)
     t.add_argument('--out', required=True, help='run folder')
-    add_options(t.add_argument_group('training (TrainSettings)'), TrainSettings, rename={'model': '--variant'})   # (as in cv, where --models lists the models)
+    add_training_options(t, 'more training settings (TrainSettings)')
     add_options(t.add_argument_group('the run (train_run)'), train_run, skip=('df', 'sc', 'out', 'settings', 'config'))
-    t.add_argument('--strict', action='store_true', help=_STRICT_HELP)
     t.set_defaults(func=_cmd_train)
     e = sub.add_parser('evaluate', help="score a run's model on a dataset (rows of patients it has seen are left out)",
                        description="Score a trained run on a labelled dataset, with the run's thresholds.")
@@ -316,13 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument('--n-boot', type=int, default=1000)
     e.add_argument('--drop', help="also score with these modalities hidden, one at a time (comma-separated, or 'each'): "
                                   "per label AUROC and calibration error beside the full input")
-    e.add_argument('--strict', action='store_true', help=_STRICT_HELP); e.set_defaults(func=_cmd_evaluate)
+    e.set_defaults(func=_cmd_evaluate)
     pr = sub.add_parser('predict', help='probabilities per label for new rows (no labels needed) as CSV',
                         description='Predict every row of a dataset or CSV: its id and prob_<label> for every label.')
     pr.add_argument('--run', required=True, help='run folder made by `medfusionnet train`')
     add_dataset_args(pr)
     pr.add_argument('--out', required=True, help='CSV file to write')
-    pr.add_argument('--strict', action='store_true', help=_STRICT_HELP)
     pr.set_defaults(func=_cmd_predict)
     c = sub.add_parser('cv', help='repeated patient-grouped cross-validation of MedFusionNet and baselines',
                        description='Cross-validate models under identical folds (fitting everything inside training folds).')
@@ -332,11 +345,15 @@ def build_parser() -> argparse.ArgumentParser:
                    'late (late fusion of the baselines of every modality present: densenet121, lr, tfidf), '
                    'late-mfn (late fusion of mfn-image, mfn-tabular, mfn-text)')
     c.add_argument('--out', required=True, help='results folder')
-    add_options(c.add_argument_group('training of MedFusionNet, its ablations and densenet121 (TrainSettings)'), TrainSettings,
-                rename={'model': '--variant'})
-    add_options(c.add_argument_group('the cross-validation (cv_run)'), cv_run, skip=('df', 'sc', 'out', 'models', 'settings', 'command'))
-    c.add_argument('--strict', action='store_true', help=_STRICT_HELP)
+    add_options(c, cv_run, only=('folds',))
+    add_training_options(c, 'more training settings of MedFusionNet, its ablations and densenet121 (TrainSettings)')
+    add_options(c.add_argument_group('the cross-validation (cv_run)'), cv_run,
+                skip=('df', 'sc', 'out', 'models', 'settings', 'command', 'folds'))
     c.set_defaults(func=_cmd_cv)
+
+# %% ../nbs/09d_cli.ipynb #5faf6d3b
+def _report_commands(sub):
+    "`report`, `demo` and `explain`."
     rp = sub.add_parser('report', help="write report.html / report.md for a train or cv run folder",
                         description='Write report.md and report.html (tables and a forest plot of per-label AUROC with 95% CIs '
                         'for every model) for a run folder made by `medfusionnet train` or `medfusionnet cv`, from its metrics.json.')
@@ -345,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser('demo', help='run the main job on the shipped data and write a report folder',
                        description='Run the whole method (stage 1, cross-validated comparison, training, risk levels, '
                        'explanations) on the default data (cervical + the NIH 64 px sample) and write a report.')
-    _dd(m)
+    m.add_argument('--data-dir', help=_DATA_DIR_HELP)
     m.add_argument('--out', default='runs/demo', help='report folder (default: runs/demo)')
     m.add_argument('--datasets', default='cervical,nih-cxr14-sample', help='comma-separated presets (default: both)')
     m.add_argument('--quick', action='store_true', help='2 folds, 2 epochs: checks the machinery in a few minutes')
@@ -359,8 +376,14 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument('--ids', required=True, help='comma-separated row ids (the dataset\'s id column) to explain')
     x.add_argument('--out', help='folder for the explanations (default: RUN/explain)')
     x.add_argument('--seed', type=int, default=0)
-    x.add_argument('--strict', action='store_true', help=_STRICT_HELP)
     x.set_defaults(func=_cmd_explain)
+
+def build_parser() -> argparse.ArgumentParser:
+    "The `medfusionnet` argument parser (one subparser per subcommand)."
+    p = argparse.ArgumentParser(prog='medfusionnet', description='Multi-label medical risk stratification from images, '
+                                'tabular clinical data and text (univariate thresholding + MedFusionNet).')
+    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    for add in (_data_commands, _model_commands, _report_commands): add(sub)
     return p
 
 # %% ../nbs/09d_cli.ipynb #ef6caeea
