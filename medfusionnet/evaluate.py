@@ -10,6 +10,7 @@ import sys, warnings
 import numpy as np, pandas as pd
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve, precision_recall_curve
+from fastcore.basics import patch
 from .core import MedFusionNetError, known, known_rows, wants_progress, ProgressLine
 
 # %% auto #0
@@ -125,6 +126,7 @@ def _show_progress(progress:bool|None, work:int) -> bool:
     "Whether to print a bootstrap's progress: as asked, or (None) when standard error is a terminal and the work is long."
     return wants_progress(progress, work >= 2_000_000)
 
+# %% ../nbs/02b_evaluate.ipynb #87e002b2
 def evaluate_predictions(Y, # true labels, n x K (0/1; NaN = unknown, left out of that label's metrics)
                          P, # predicted probabilities, n x K
                          labels:list, # label names
@@ -272,6 +274,7 @@ _FLOOR = 1e-3   # a single candidate keeps at least this weight: its ranking, ne
 
 def _logit(P): P = np.clip(np.asarray(P, float), 1e-6, 1 - 1e-6); return np.log(P / (1 - P))
 
+# %% ../nbs/02b_evaluate.ipynb #2726e38c
 class NonNegativeStacker:
     "The candidates' logits combined with non-negative weights: equally, by a logistic regression pooled across labels, or one candidate alone, whichever cross-validates best."
     POOLING = {'shared': 1e3, 'partial': 0.1}   # penalty on a label's distance from the shared weights
@@ -338,34 +341,40 @@ class NonNegativeStacker:
         self.choice_ = best[0]
         return self
 
-    def decision_function(self, U) -> np.ndarray:
-        "Stacked logits, n x K."
-        return np.einsum('nmk,km->nk', self._z(np.asarray(U, float)), self.coef_) + self.intercept_
+# %% ../nbs/02b_evaluate.ipynb #850fcee0
+@patch
+def decision_function(self:NonNegativeStacker, U) -> np.ndarray:
+    "Stacked logits, n x K."
+    return np.einsum('nmk,km->nk', self._z(np.asarray(U, float)), self.coef_) + self.intercept_
 
-    def predict_proba(self, U) -> np.ndarray:
-        "Stacked probabilities, n x K."
-        from scipy.special import expit
-        return expit(self.decision_function(U))
+@patch
+def predict_proba(self:NonNegativeStacker, U) -> np.ndarray:
+    "Stacked probabilities, n x K."
+    from scipy.special import expit
+    return expit(self.decision_function(U))
 
-    def weights(self, labels=None) -> pd.DataFrame:
-        "Per label: each candidate's weight (on its standardised logit) and the choice made (a stack's pooling, or one candidate)."
-        out = pd.DataFrame(self.coef_, columns=self.names, index=pd.Index(labels if labels is not None else range(len(self.coef_)), name='label'))
-        out['choice'] = [self.choice_ if k in self.defined_ else 'undefined' for k in range(len(out))]
-        return out
+@patch
+def weights(self:NonNegativeStacker, labels=None) -> pd.DataFrame:
+    "Per label: each candidate's weight (on its standardised logit) and the choice made (a stack's pooling, or one candidate)."
+    out = pd.DataFrame(self.coef_, columns=self.names, index=pd.Index(labels if labels is not None else range(len(self.coef_)), name='label'))
+    out['choice'] = [self.choice_ if k in self.defined_ else 'undefined' for k in range(len(out))]
+    return out
 
-    def to_dict(self) -> dict:
-        "The fitted stacker as plain data (JSON)."
-        return dict(names=self.names, n_splits=self.n_splits, seed=self.seed, mean=self.mean_.tolist(), scale=self.scale_.tolist(),
-                    coef=self.coef_.tolist(), intercept=self.intercept_.tolist(), choice=self.choice_, defined=self.defined_,
-                    cv_auroc=self.cv_auroc_)
+# %% ../nbs/02b_evaluate.ipynb #322b61df
+@patch
+def to_dict(self:NonNegativeStacker) -> dict:
+    "The fitted stacker as plain data (JSON)."
+    return dict(names=self.names, n_splits=self.n_splits, seed=self.seed, mean=self.mean_.tolist(), scale=self.scale_.tolist(),
+                coef=self.coef_.tolist(), intercept=self.intercept_.tolist(), choice=self.choice_, defined=self.defined_,
+                cv_auroc=self.cv_auroc_)
 
-    @classmethod
-    def from_dict(cls, d:dict):
-        "A fitted stacker from `to_dict`'s data."
-        s = cls(d['names'], d['n_splits'], d['seed'])
-        s.mean_, s.scale_, s.coef_, s.intercept_ = np.array(d['mean']), np.array(d['scale']), np.array(d['coef']), np.array(d['intercept'])
-        s.choice_, s.defined_, s.cv_auroc_ = d['choice'], list(d['defined']), d['cv_auroc']
-        return s
+@patch(cls_method=True)
+def from_dict(cls:NonNegativeStacker, d:dict):
+    "A fitted stacker from `to_dict`'s data."
+    s = cls(d['names'], d['n_splits'], d['seed'])
+    s.mean_, s.scale_, s.coef_, s.intercept_ = np.array(d['mean']), np.array(d['scale']), np.array(d['coef']), np.array(d['intercept'])
+    s.choice_, s.defined_, s.cv_auroc_ = d['choice'], list(d['defined']), d['cv_auroc']
+    return s
 
 # %% ../nbs/02b_evaluate.ipynb #09e85287
 def format_ci(res:pd.DataFrame, metrics=('auroc', 'auprc'), digits:int=3) -> pd.DataFrame:

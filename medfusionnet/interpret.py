@@ -439,6 +439,7 @@ def _levels(stratifier, P:np.ndarray):
 
 def _save(fig:plt.Figure, fn:Path) -> str: return Path(save_fig(fig, fn)).name
 
+# %% ../nbs/07_interpret.ipynb #aaceb212
 def explain_patients(res, # a `FusionResult` (model, prep, labels), or a `StackedFusion` (its first network is explained, its probabilities reported)
                      df:pd.DataFrame, # the table
                      schema, # its schema
@@ -510,6 +511,7 @@ def explain_patients(res, # a `FusionResult` (model, prep, labels), or a `Stacke
     write_json_atomic(summary, out/'summary.json', indent=1)
     return summary
 
+# %% ../nbs/07_interpret.ipynb #3236c70f
 def _patient_md(d:dict) -> str:
     "A patient's explanation as markdown."
     lv = 'risk_level' in d['labels'][0]

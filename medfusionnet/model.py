@@ -210,6 +210,27 @@ class ImageEncoder(nn.Module):
 MODALITIES = ('image', 'tabular', 'text')
 
 # %% ../nbs/04_model.ipynb #fdf0f05f
+def _model_config(modalities, fusion, label_queries, img_ch, n_num, cat_cards, vocab_size, trunk, weights, text_encoder, text_model, d) -> tuple:
+    "`MedFusionNet`'s arguments checked (a `ModelConfigError` for the first problem): `(modalities, label_queries, text_encoder)` with their defaults filled in."
+    modalities = tuple(modalities)
+    if not modalities or set(modalities) - set(MODALITIES):
+        raise ModelConfigError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
+    if fusion not in ('attention', 'gated', 'concat'): raise ModelConfigError(f"fusion must be 'attention', 'gated' or 'concat', got {fusion!r}")
+    if label_queries is None: label_queries = fusion != 'concat'
+    if label_queries and fusion == 'concat':
+        raise ModelConfigError("label_queries need attention fusion (tokens to attend to); use fusion='attention'")
+    if img_ch not in (1, 3): raise ModelConfigError(f"img_ch must be 1 or 3, got {img_ch}")
+    if 'tabular' in modalities and n_num + len(cat_cards) == 0:
+        raise ModelConfigError("modality 'tabular' needs n_num > 0 or cat_cards")
+    if 'text' in modalities and text_encoder is None and text_model != 'words':
+        text_encoder = text_model_encoder(text_model, d)
+    if 'text' in modalities and not vocab_size and text_encoder is None:
+        raise ModelConfigError("modality 'text' needs vocab_size (WordTokenizer.vocab_size) or a text_encoder")
+    if weights is not None and (trunk == 'dense' or isinstance(trunk, nn.Module)):
+        raise ModelConfigError("weights= is for trunk='densenet121' or a timm trunk (by name)")
+    return modalities, label_queries, text_encoder
+
+# %% ../nbs/04_model.ipynb #8f50ec59
 class MedFusionNet(nn.Module):
     "Image + tabular + text fusion network with label queries; `forward(image, tab_num, tab_cat, text, present)` -> (B, K) logits."
     def __init__(self, n_labels:int,                  # K: one logit per label
@@ -245,22 +266,8 @@ class MedFusionNet(nn.Module):
                  text_model:str='words',              # 'words' (`TextEncoder` on `WordTokenizer` ids) or a registered pretrained text model (`text_models`, e.g. 'minilm': frozen, on its own tokenizer's ids)
                  unimodal_heads:bool=False):          # one extra head per modality (deep supervision; see `UnimodalLoss`; 'gated' always has them)
         super().__init__()
-        modalities = tuple(modalities)
-        if not modalities or set(modalities) - set(MODALITIES):
-            raise ModelConfigError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
-        if fusion not in ('attention', 'gated', 'concat'): raise ModelConfigError(f"fusion must be 'attention', 'gated' or 'concat', got {fusion!r}")
-        if label_queries is None: label_queries = fusion != 'concat'
-        if label_queries and fusion == 'concat':
-            raise ModelConfigError("label_queries need attention fusion (tokens to attend to); use fusion='attention'")
-        if img_ch not in (1, 3): raise ModelConfigError(f"img_ch must be 1 or 3, got {img_ch}")
-        if 'tabular' in modalities and n_num + len(cat_cards) == 0:
-            raise ModelConfigError("modality 'tabular' needs n_num > 0 or cat_cards")
-        if 'text' in modalities and text_encoder is None and text_model != 'words':
-            text_encoder = text_model_encoder(text_model, d)
-        if 'text' in modalities and not vocab_size and text_encoder is None:
-            raise ModelConfigError("modality 'text' needs vocab_size (WordTokenizer.vocab_size) or a text_encoder")
-        if weights is not None and (trunk == 'dense' or isinstance(trunk, nn.Module)):
-            raise ModelConfigError("weights= is for trunk='densenet121' or a timm trunk (by name)")
+        modalities, label_queries, text_encoder = _model_config(modalities, fusion, label_queries, img_ch, n_num, cat_cards, vocab_size,
+                                                                trunk, weights, text_encoder, text_model, d)
         store_attr('n_labels,modalities,img_ch,n_num,d,fusion,label_queries,text_len')
         self.cat_cards = tuple(cat_cards)
 
@@ -301,33 +308,36 @@ class MedFusionNet(nn.Module):
         self._init_transformer_weights(skip=('image_encoder.trunk',) + (('text_encoder',) if text_encoder is not None else ()))
         self._record, self.last_attn, self.last_features, self.last_layout, self.last_unimodal, self.last_routes = False, {}, {}, {}, {}, {}
 
-    def _init_transformer_weights(self, skip:tuple):
-        "Truncated-normal init of our linear layers (not of the trunk, nor of a text encoder passed in)."
-        for name, m in self.named_modules():
-            if name.startswith(skip): continue
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None: nn.init.zeros_(m.bias)
-        if self.fusion != 'concat':
-            nn.init.trunc_normal_(self.cls, std=0.02); nn.init.trunc_normal_(self.modality_embed.weight, std=0.02)
-
-    @property
-    def record(self) -> bool: return self._record
-    @record.setter
-    def record(self, on:bool):
-        "Keep attention weights and image feature maps of the next forward passes."
-        self._record = on
-        for m in self.modules():
-            if isinstance(m, MultiHeadAttention): m.record, m.weights = on, None
-        if not on: self.last_attn, self.last_features, self.last_layout, self.last_routes = {}, {}, {}, {}
-
     def __getstate__(self):   # recorded tensors hang on the autograd graph: not pickled or deep-copied
         return {**super().__getstate__(), 'last_attn': {}, 'last_features': {}, 'last_layout': {}, 'last_unimodal': {}, 'last_routes': {}}
 
-    @property
-    def image_token_coords(self) -> torch.Tensor:
-        "(T_img, 3) level, row, col of each image token (levels finest first)."
-        return self.image_encoder.tokenizer.coords
+# %% ../nbs/04_model.ipynb #ab480b78
+@patch
+def _init_transformer_weights(self:MedFusionNet, skip:tuple):
+    "Truncated-normal init of our linear layers (not of the trunk, nor of a text encoder passed in)."
+    for name, m in self.named_modules():
+        if name.startswith(skip): continue
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None: nn.init.zeros_(m.bias)
+    if self.fusion != 'concat':
+        nn.init.trunc_normal_(self.cls, std=0.02); nn.init.trunc_normal_(self.modality_embed.weight, std=0.02)
+
+@patch(as_prop=True)
+def record(self:MedFusionNet) -> bool: return self._record
+
+@patch(set_prop=True)
+def record(self:MedFusionNet, on:bool):
+    "Keep attention weights and image feature maps of the next forward passes."
+    self._record = on
+    for m in self.modules():
+        if isinstance(m, MultiHeadAttention): m.record, m.weights = on, None
+    if not on: self.last_attn, self.last_features, self.last_layout, self.last_routes = {}, {}, {}, {}
+
+@patch(as_prop=True)
+def image_token_coords(self:MedFusionNet) -> torch.Tensor:
+    "(T_img, 3) level, row, col of each image token (levels finest first)."
+    return self.image_encoder.tokenizer.coords
 
 # %% ../nbs/04_model.ipynb #b5bdb005
 @patch

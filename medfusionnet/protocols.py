@@ -236,6 +236,7 @@ def _candidate_modality(name:str) -> str|None:
     "The one modality a candidate reads (None: the fused network, which reads them all)."
     return {v: k for k, v in _NET_NAMES.items()}.get(name) if name.startswith('mfn') else next(m for m, c in STACK_CLASSICAL.items() if name in c)
 
+# %% ../nbs/06_protocols.ipynb #86115bc8
 @dataclass
 class StackedFusion:
     "A cross-fitted stack: the candidates' inner-fold networks, the refitted classical models and the per-label stacker."
@@ -308,6 +309,7 @@ class StackedFusion:
         return cls(d['names'], nets, classical, NonNegativeStacker.from_dict(d['stacker']), d['labels'],
                    DatasetSchema.from_dict(d['schema']), d['config'])
 
+# %% ../nbs/06_protocols.ipynb #1e066437
 _SKOPS_TRUSTED = [f'{c.__module__}.{c.__qualname__}' for c in (MultiLabelTabular, MultiLabelText)] + ['numpy.dtype',
                   'sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor', 'sklearn.ensemble._hist_gradient_boosting.binning._BinMapper',
                   'sklearn.feature_extraction.text.TfidfVectorizer', 'sklearn.feature_extraction.text.TfidfTransformer', 'builtins.slice']
@@ -329,6 +331,7 @@ def stack_candidates(schema:DatasetSchema) -> list:
     net = ['mfn'] + ([_NET_NAMES[m] for m in mods] if TrainSettings.fusion_for(mods) == 'gated' else [])
     return net + [c for m in mods for c in STACK_CLASSICAL.get(m, ())]
 
+# %% ../nbs/06_protocols.ipynb #f93c1148
 def fit_stack(df:pd.DataFrame, # the table
               schema:DatasetSchema, # its schema
               rows, # the training rows (positions): every one gets out-of-fold predictions
@@ -405,6 +408,7 @@ def _stack_candidates(df, schema, tr, va, te, s:TrainSettings, extra:dict, fn:Pa
         with atomic_path(fn) as tmp, open(tmp, 'wb') as f: np.savez(f, **d)
     return d
 
+# %% ../nbs/06_protocols.ipynb #ad818775
 @dataclass
 class Fitted:
     "One model fitted on one fold: its probabilities on the fold's validation and test rows, and what it reports beside them."
@@ -545,6 +549,7 @@ def _quiet_eval(Y, P, labels) -> pd.DataFrame:
         warnings.simplefilter('ignore', UserWarning); warnings.simplefilter('ignore', RuntimeWarning)
         return evaluate_predictions(Y, _median_filled(P), labels, n_boot=0)
 
+# %% ../nbs/06_protocols.ipynb #028634d7
 def stack_gain(Y, # n x K labels (0/1, NaN = unknown)
                P, # n x K the stack's out-of-fold probabilities
                C, # n x M x K its candidates' out-of-fold probabilities
@@ -577,6 +582,56 @@ def _stack_gain(Y, P, C, names, labels, groups, n_boot, seed) -> pd.DataFrame:
                      difference=d, ci_low=np.nanpercentile(boots, 2.5), ci_high=np.nanpercentile(boots, 97.5)))
     return pd.DataFrame(rows).set_index('label')
 
+# %% ../nbs/06_protocols.ipynb #9d2e8d93
+def _check_cv_run(df, schema, models, n_splits, n_repeats, seed, inner_valid, permute_labels, settings, fusion_kwargs, risk, checkpoints) -> tuple:
+    "`run_cv`'s request checked before any work (models, folds, every image read once) and its checkpoint folder claimed: `(specs, folder or None)`."
+    specs = [check_model(m, schema, settings) for m in models]
+    if len(set(models)) != len(models): raise MedFusionNetError(f"models named twice: {list(models)}")
+    check_cv_request(df, schema, n_splits)
+    if 'image' in schema.modalities and any(needs_images(m, schema) for m in models):
+        from medfusionnet.fusion_data import check_images
+        check_images(df, schema, (settings or TrainSettings()).image_size, (settings or TrainSettings()).channels)   # every image read once, before training
+    ck = Path(checkpoints) if checkpoints is not None else None
+    if ck is not None:
+        _claim_checkpoints(ck, dict(dataset=schema.name, n_rows=len(df), ids_sha1=values_sha1(df[schema.id_col].astype(str)),
+                                    labels_sha1=values_sha1(np.nan_to_num(schema.labels(df), nan=-1).astype(np.int64).ravel()), models=list(models), n_splits=n_splits,
+                                    n_repeats=n_repeats, seed=seed, inner_valid=inner_valid, permute_labels=permute_labels,
+                                    settings=None if settings is None else settings.record(),
+                                    fusion_kwargs=repr(sorted((fusion_kwargs or {}).items())), risk=risk))
+    return specs, ck
+
+def _fit_unit(spec, df, schema, r, f, itr, iva, te, seed, settings, fusion_kwargs, cache, ck) -> tuple:
+    "One model fitted on fold `f` of repeat `r`, or read back from the checkpoint folder `ck`: `(Fitted, seconds, 1 if it was resumed else 0)`."
+    m, resumed = spec.name, 0
+    fn = ck/f'r{r}-f{f}-{m}.npz' if ck is not None else None
+    if spec.kind == 'stack':                         # the stack: its candidates are saved, the stacker refitted
+        sf = ck/f'r{r}-f{f}-{m}-candidates.npz' if ck is not None else None
+        saved, t0 = sf is not None and sf.exists(), time.time()
+        fit = _fit_predict(spec, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache, stack_file=sf)
+        secs = time.time() - t0 + (fit.stack['seconds'] if saved else 0.); resumed += saved
+    elif fn is not None and fn.exists():             # finished before an interruption: its predictions, not a refit
+        fit, secs = _load_unit(fn, te)
+        cache[m] = fit; resumed += 1
+    else:
+        t0 = time.time()
+        fit = _fit_predict(spec, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache)
+        secs = time.time() - t0
+        if fn is not None: _save_unit(fn, fit, te, secs)
+    return fit, secs, resumed
+
+def _pooled_risk(df, Yall, groups, oof, cal, lev, models, labels, K, n_repeats) -> dict:
+    "Per model: the risk levels' table and the calibration report of its test-fold predictions, pooled over the folds and repeats."
+    risk_out = {}
+    # every repeat is a partition of the rows: stack the repeats (a row counts once per repeat)
+    stack = lambda a: a.reshape(n_repeats * len(df), K)
+    Yr, gr = np.tile(Yall, (n_repeats, 1)), np.tile(groups, n_repeats)
+    for m in models:
+        Lm = pd.DataFrame(stack(lev[m]), columns=labels)
+        risk_out[m] = dict(levels=level_table(Yr, stack(cal[m]), Lm, labels, groups=gr),
+                           calibration=calibration_report(Yr, stack(oof[m]), stack(cal[m]), labels))
+    return risk_out
+
+# %% ../nbs/06_protocols.ipynb #b2ebb604
 def run_cv(df:pd.DataFrame, # the table
            schema:DatasetSchema, # its schema
            models=('lr', 'gb', 'rf'), # names from `cv_model_names()`: tabular and text ('tfidf') baselines, 'medfusionnet', its ablations, 'densenet121', 'late', 'late-mfn'
@@ -594,19 +649,8 @@ def run_cv(df:pd.DataFrame, # the table
           ) -> dict:
     "Cross-validate `models` under identical folds; returns fold metrics, pooled metrics with CIs and OOF predictions."
     fusion_kwargs = fusion_kwargs or {}
-    specs = [check_model(m, schema, settings) for m in models]
-    if len(set(models)) != len(models): raise MedFusionNetError(f"models named twice: {list(models)}")
-    check_cv_request(df, schema, n_splits)
-    if 'image' in schema.modalities and any(needs_images(m, schema) for m in models):
-        from medfusionnet.fusion_data import check_images
-        check_images(df, schema, (settings or TrainSettings()).image_size, (settings or TrainSettings()).channels)   # every image read once, before training
-    ck = Path(checkpoints) if checkpoints is not None else None
-    if ck is not None:
-        _claim_checkpoints(ck, dict(dataset=schema.name, n_rows=len(df), ids_sha1=values_sha1(df[schema.id_col].astype(str)),
-                                    labels_sha1=values_sha1(np.nan_to_num(schema.labels(df), nan=-1).astype(np.int64).ravel()), models=list(models), n_splits=n_splits,
-                                    n_repeats=n_repeats, seed=seed, inner_valid=inner_valid, permute_labels=permute_labels,
-                                    settings=None if settings is None else settings.record(),
-                                    fusion_kwargs=repr(sorted((fusion_kwargs or {}).items())), risk=risk))
+    specs, ck = _check_cv_run(df, schema, models, n_splits, n_repeats, seed, inner_valid, permute_labels, settings, fusion_kwargs, risk,
+                              checkpoints)
     if permute_labels: df = permute_patient_labels(df, schema, seed=seed + 12345)
     K, labels = len(schema.label_cols), schema.label_cols
     oof = {m: np.zeros((n_repeats, len(df), K)) for m in models}
@@ -619,20 +663,8 @@ def run_cv(df:pd.DataFrame, # the table
         cache = {}
         for spec in specs:
             m = spec.name
-            fn = ck/f'r{r}-f{f}-{m}.npz' if ck is not None else None
-            if spec.kind == 'stack':                         # the stack: its candidates are saved, the stacker refitted
-                sf = ck/f'r{r}-f{f}-{m}-candidates.npz' if ck is not None else None
-                saved, t0 = sf is not None and sf.exists(), time.time()
-                fit = _fit_predict(spec, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache, stack_file=sf)
-                secs = time.time() - t0 + (fit.stack['seconds'] if saved else 0.); resumed += saved
-            elif fn is not None and fn.exists():             # finished before an interruption: its predictions, not a refit
-                fit, secs = _load_unit(fn, te)
-                cache[m] = fit; resumed += 1
-            else:
-                t0 = time.time()
-                fit = _fit_predict(spec, df, schema, itr, iva, te, seed + r, settings, fusion_kwargs, cache)
-                secs = time.time() - t0
-                if fn is not None: _save_unit(fn, fit, te, secs)
+            fit, secs, back = _fit_unit(spec, df, schema, r, f, itr, iva, te, seed, settings, fusion_kwargs, cache, ck)
+            resumed += back
             Pva, Pte = fit.Pva, fit.Pte
             times[m] += secs
             thr = choose_thresholds(Yall[iva], Pva, labels)
@@ -666,14 +698,7 @@ def run_cv(df:pd.DataFrame, # the table
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', UserWarning); warnings.simplefilter('ignore', RuntimeWarning)
             pooled[m] = evaluate_predictions(Yall, P, labels, groups=groups, n_boot=n_boot, seed=seed)
-    risk_out = {}
-    if risk:   # every repeat is a partition of the rows: stack the repeats (a row counts once per repeat)
-        stack = lambda a: a.reshape(n_repeats * len(df), K)
-        Yr, gr = np.tile(Yall, (n_repeats, 1)), np.tile(groups, n_repeats)
-        for m in models:
-            Lm = pd.DataFrame(stack(lev[m]), columns=labels)
-            risk_out[m] = dict(levels=level_table(Yr, stack(cal[m]), Lm, labels, groups=gr),
-                               calibration=calibration_report(Yr, stack(oof[m]), stack(cal[m]), labels))
+    risk_out = _pooled_risk(df, Yall, groups, oof, cal, lev, models, labels, K, n_repeats) if risk else {}
     stack_out = {m: dict(weights=pd.concat(d['weights'], ignore_index=True),
                          gain=stack_gain(Yall, oof[m].mean(0), d['cand'].mean(0), d['names'], labels, groups, n_boot, seed),
                          candidates_pooled={n: _quiet_eval(Yall, d['cand'].mean(0)[:, i], labels) for i, n in enumerate(d['names'])})

@@ -149,6 +149,7 @@ def _rec_table(recs:dict, labels:list) -> pd.DataFrame:
                              'AUPRC': ci_text(recs[l], 'auprc'), 'sensitivity': f(recs[l].get('sensitivity')),
                              'specificity': f(recs[l].get('specificity'))} for l in [*labels, 'macro'] if l in recs}).T
 
+# %% ../nbs/09b_report.ipynb #8e662f5f
 def report_results(folder, # a `train` run folder or a `cv` results folder
                   ) -> dict:
     "What a run's report shows, read from its `metrics.json`: kind, title, lines of protocol, tables and forest-plot data."
@@ -207,6 +208,7 @@ def report_results(folder, # a `train` run folder or a `cv` results folder
                     tables=tables, stack_weights=weights, figures=figs, command=cfg.get('command'), warnings=warn)
     raise MedFusionNetError(f"{folder}: metrics.json is neither a train run's nor a cv run's")
 
+# %% ../nbs/09b_report.ipynb #21404d6a
 def render_report(res:dict, # `report_results`
                   forest_png:str='figures/forest_auroc.png', # the forest plot, relative to the report
                  ) -> str:

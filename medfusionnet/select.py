@@ -165,19 +165,6 @@ class UnivariateThresholdSelector(TransformerMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def _check_params(self):
-        nf, a = self.n_features, self.alpha
-        if nf is not None and (isinstance(nf, bool) or not isinstance(nf, (int, np.integer)) or nf < 1):
-            raise InputError(f"n_features must be a positive integer or None, got {nf!r}")
-        if a is not None and not (0 < a <= 1): raise InputError(f"alpha must be in (0, 1] or None, got {a!r}")
-        if self.test not in ('auto', 'fisher', 'chi2'):
-            raise InputError(f"test must be 'auto', 'fisher' or 'chi2', got {self.test!r}")
-
-    def _candidates(self, A:np.ndarray) -> np.ndarray:
-        "The candidate matrix: the features, then the missingness indicators learned at fit."
-        if not self.missing_from_: return A
-        return np.c_[A, np.isnan(A[:, [self._pos[c] for c in self.missing_from_]]).astype(float)]
-
     def fit(self, X, # features: DataFrame or 2-D array, NaN = missing
             Y, # labels: 0/1 DataFrame, Series or array, shape (n,) or (n, K)
            ):
@@ -216,55 +203,12 @@ class UnivariateThresholdSelector(TransformerMixin, BaseEstimator):
         self.selected_features_ = [c for c in self.candidates_ if c in chosen]
         return self
 
-    def _table(self, r:dict) -> pd.DataFrame:
-        K, F = r['J'].shape
-        has = r['direction'] != 0
-        p = np.where(has, cut_pvalues(r['tp'], r['fp'], r['tn'], r['fn'], self.test), np.nan)
-        q = np.full_like(p, np.nan)
-        for k in range(K):
-            if has[k].any(): q[k, has[k]] = stats.false_discovery_control(p[k, has[k]], method='bh')
-        rank, sel = np.zeros((K, F), int), np.zeros((K, F), bool)
-        ok = has & ((q <= self.alpha) if self.alpha is not None else True)
-        for k in range(K):
-            order = np.lexsort((np.arange(F), -r['J'][k]))           # best J first, then column order
-            rank[k, order] = np.arange(1, F + 1)
-            keep = order[ok[k, order]][:self.n_features]
-            sel[k, keep] = True
-        with np.errstate(invalid='ignore', divide='ignore'):
-            sens = np.where(has, r['tp']/r['n_pos'], np.nan); spec = np.where(has, r['tn']/r['n_neg'], np.nan)
-        t = pd.DataFrame(dict(
-            label=np.repeat(self.labels_, F), feature=np.tile(self.candidates_, K),
-            direction=pd.Series(r['direction'].ravel()).map({1: '>=', -1: '<='}),      # NaN: no cut
-            threshold=r['threshold'].ravel(), J=r['J'].ravel(), sensitivity=sens.ravel(), specificity=spec.ravel(),
-            n_pos=r['n_pos'].ravel(), n_neg=r['n_neg'].ravel(), p=p.ravel(), q=q.ravel(), rank=rank.ravel(),
-            selected=sel.ravel()))
-        return t.sort_values(['label', 'rank'], key=lambda s: s.map(self.labels_.index) if s.name == 'label' else s,
-                             kind='stable').reset_index(drop=True)
-
-    def _rule_names(self) -> list:
-        return [f"{r.label}:{r.feature}{r.direction}{float(r.threshold)!r}" for r in self.rules_.itertuples()]
-
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         "Names of `transform`'s columns: the selected raw features, then one `label:feature>=t` per rule."
         check_is_fitted(self, 'table_')
         if input_features is not None and list(input_features) != self._names:
             raise InputError(f"input_features {list(input_features)} differ from the features fitted on {self._names}")
         return np.asarray(self.selected_features_ + self._rule_names(), dtype=object)
-
-    def _candidate_values(self, X, needed:list) -> dict:
-        "`{candidate: values}` for the `needed` candidates of a new table `X`, by column name when it has names."
-        base = list(dict.fromkeys(c[:-len('__missing')] if c not in self._pos else c for c in needed))
-        if isinstance(X, pd.DataFrame) and hasattr(self, 'feature_names_in_'):
-            missing = [c for c in base if c not in X.columns]
-            if missing: raise InputError(f"X: column(s) {missing} missing (the selector was fitted with them)")
-            A, _ = _as_features(X[base])
-            cols = dict(zip(base, A.T))
-        else:
-            A, _ = _as_features(X)
-            if A.shape[1] != self.n_features_in_:
-                raise InputError(f"X has {A.shape[1]} columns but the selector was fitted on {self.n_features_in_}")
-            cols = {c: A[:, self._pos[c]] for c in base}
-        return {c: cols[c] if c in cols else np.isnan(cols[c[:-len('__missing')]]).astype(float) for c in needed}
 
     def transform(self, X, # features with (at least) the selected columns, as given to `fit`
                  ) -> np.ndarray:
@@ -276,6 +220,69 @@ class UnivariateThresholdSelector(TransformerMixin, BaseEstimator):
                for r in self.rules_.itertuples()]
         cols = [v[c] for c in self.selected_features_] + [i.astype(float) for i in ind]
         return np.column_stack(cols) if cols else np.empty((n, 0))
+
+# %% ../nbs/02_select.ipynb #e669ff01
+@patch
+def _check_params(self:UnivariateThresholdSelector):
+    nf, a = self.n_features, self.alpha
+    if nf is not None and (isinstance(nf, bool) or not isinstance(nf, (int, np.integer)) or nf < 1):
+        raise InputError(f"n_features must be a positive integer or None, got {nf!r}")
+    if a is not None and not (0 < a <= 1): raise InputError(f"alpha must be in (0, 1] or None, got {a!r}")
+    if self.test not in ('auto', 'fisher', 'chi2'):
+        raise InputError(f"test must be 'auto', 'fisher' or 'chi2', got {self.test!r}")
+
+@patch
+def _candidates(self:UnivariateThresholdSelector, A:np.ndarray) -> np.ndarray:
+    "The candidate matrix: the features, then the missingness indicators learned at fit."
+    if not self.missing_from_: return A
+    return np.c_[A, np.isnan(A[:, [self._pos[c] for c in self.missing_from_]]).astype(float)]
+
+@patch
+def _table(self:UnivariateThresholdSelector, r:dict) -> pd.DataFrame:
+    K, F = r['J'].shape
+    has = r['direction'] != 0
+    p = np.where(has, cut_pvalues(r['tp'], r['fp'], r['tn'], r['fn'], self.test), np.nan)
+    q = np.full_like(p, np.nan)
+    for k in range(K):
+        if has[k].any(): q[k, has[k]] = stats.false_discovery_control(p[k, has[k]], method='bh')
+    rank, sel = np.zeros((K, F), int), np.zeros((K, F), bool)
+    ok = has & ((q <= self.alpha) if self.alpha is not None else True)
+    for k in range(K):
+        order = np.lexsort((np.arange(F), -r['J'][k]))           # best J first, then column order
+        rank[k, order] = np.arange(1, F + 1)
+        keep = order[ok[k, order]][:self.n_features]
+        sel[k, keep] = True
+    with np.errstate(invalid='ignore', divide='ignore'):
+        sens = np.where(has, r['tp']/r['n_pos'], np.nan); spec = np.where(has, r['tn']/r['n_neg'], np.nan)
+    t = pd.DataFrame(dict(
+        label=np.repeat(self.labels_, F), feature=np.tile(self.candidates_, K),
+        direction=pd.Series(r['direction'].ravel()).map({1: '>=', -1: '<='}),      # NaN: no cut
+        threshold=r['threshold'].ravel(), J=r['J'].ravel(), sensitivity=sens.ravel(), specificity=spec.ravel(),
+        n_pos=r['n_pos'].ravel(), n_neg=r['n_neg'].ravel(), p=p.ravel(), q=q.ravel(), rank=rank.ravel(),
+        selected=sel.ravel()))
+    return t.sort_values(['label', 'rank'], key=lambda s: s.map(self.labels_.index) if s.name == 'label' else s,
+                         kind='stable').reset_index(drop=True)
+
+@patch
+def _rule_names(self:UnivariateThresholdSelector) -> list:
+    return [f"{r.label}:{r.feature}{r.direction}{float(r.threshold)!r}" for r in self.rules_.itertuples()]
+
+# %% ../nbs/02_select.ipynb #6575737b
+@patch
+def _candidate_values(self:UnivariateThresholdSelector, X, needed:list) -> dict:
+    "`{candidate: values}` for the `needed` candidates of a new table `X`, by column name when it has names."
+    base = list(dict.fromkeys(c[:-len('__missing')] if c not in self._pos else c for c in needed))
+    if isinstance(X, pd.DataFrame) and hasattr(self, 'feature_names_in_'):
+        missing = [c for c in base if c not in X.columns]
+        if missing: raise InputError(f"X: column(s) {missing} missing (the selector was fitted with them)")
+        A, _ = _as_features(X[base])
+        cols = dict(zip(base, A.T))
+    else:
+        A, _ = _as_features(X)
+        if A.shape[1] != self.n_features_in_:
+            raise InputError(f"X has {A.shape[1]} columns but the selector was fitted on {self.n_features_in_}")
+        cols = {c: A[:, self._pos[c]] for c in base}
+    return {c: cols[c] if c in cols else np.isnan(cols[c[:-len('__missing')]]).astype(float) for c in needed}
 
 # %% ../nbs/02_select.ipynb #8b791b76
 _TABLE_FLOAT, _TABLE_INT = ('threshold', 'J', 'sensitivity', 'specificity', 'p', 'q'), ('n_pos', 'n_neg', 'rank')

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import Literal
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['Model', 'TrainSettings']
@@ -66,16 +67,6 @@ class TrainSettings:
         "MedFusionNet's fusion for a model of `modalities`: 'concat' for a table alone, else 'gated' (a head per modality + the attention route)."
         return 'concat' if set(modalities) == {'tabular'} else 'gated'
 
-    def resolve(self, modalities, # the modalities the model reads
-                channels:int|None=None, # what `channels='auto'` becomes (the images' own: `fusion_data.image_channels`); default 1
-               ) -> TrainSettings:
-        "A copy with every 'auto' choice made for a model of `modalities`: stage 1 (0 for a table alone, else 5) and the image channels."
-        from medfusionnet.core import MedFusionNetError
-        stage1 = (0 if set(modalities) == {'tabular'} else 5) if self.stage1 is None else self.stage1
-        ch = (channels or 1) if self.channels == 'auto' else int(self.channels)
-        if ch not in (1, 3): raise MedFusionNetError(f"--channels {self.channels}: choose auto, 1 (gray) or 3 (colour)")
-        return dataclasses.replace(self, stage1=stage1, channels=ch)
-
     @property
     def stacked(self) -> bool:
         "Whether training makes the stack: `combine='stack'` with a MedFusionNet variant (the image-only baseline 'densenet121' is trained alone)."
@@ -84,18 +75,31 @@ class TrainSettings:
     @classmethod
     def record_names(cls) -> tuple: return tuple(cls().record())
 
-    def check(self, cuda:bool|None=None): # whether a CUDA GPU is there (default: ask torch)
-        "One clear error, before any work, for settings this machine cannot run."
-        from medfusionnet.core import MedFusionNetError
-        if cuda is None:
-            import torch; cuda = torch.cuda.is_available()
-        if self.bs < 0: raise MedFusionNetError(f"--bs {self.bs}: the batch size must be positive (or 0: the largest that fits the GPU)")
-        if self.bs == 0 and not cuda: raise MedFusionNetError("--bs 0 (the largest batch that fits the GPU's memory) needs a CUDA GPU; give a batch size")
-        if self.precision in ('bf16', 'fp16') and not cuda:
-            raise MedFusionNetError(f"--precision {self.precision} needs a CUDA GPU; use 'auto' or 'fp32' on a CPU")
-        if self.workers is not None and self.workers < 0: raise MedFusionNetError(f"--workers {self.workers}: must be 0 or more")
-        if self.stack_folds < 2: raise MedFusionNetError(f"--stack-folds {self.stack_folds}: the stack needs at least 2 inner folds")
-        if self.text_model != 'words':
-            from medfusionnet.layers import text_model_folder
-            text_model_folder(self.text_model)          # (installed, or one line naming the extra)
-        return self
+# %% ../nbs/05_settings.ipynb #a32c691f
+@patch
+def resolve(self:TrainSettings, modalities, # the modalities the model reads
+            channels:int|None=None, # what `channels='auto'` becomes (the images' own: `fusion_data.image_channels`); default 1
+           ) -> TrainSettings:
+    "A copy with every 'auto' choice made for a model of `modalities`: stage 1 (0 for a table alone, else 5) and the image channels."
+    from medfusionnet.core import MedFusionNetError
+    stage1 = (0 if set(modalities) == {'tabular'} else 5) if self.stage1 is None else self.stage1
+    ch = (channels or 1) if self.channels == 'auto' else int(self.channels)
+    if ch not in (1, 3): raise MedFusionNetError(f"--channels {self.channels}: choose auto, 1 (gray) or 3 (colour)")
+    return dataclasses.replace(self, stage1=stage1, channels=ch)
+
+@patch
+def check(self:TrainSettings, cuda:bool|None=None): # whether a CUDA GPU is there (default: ask torch)
+    "One clear error, before any work, for settings this machine cannot run."
+    from medfusionnet.core import MedFusionNetError
+    if cuda is None:
+        import torch; cuda = torch.cuda.is_available()
+    if self.bs < 0: raise MedFusionNetError(f"--bs {self.bs}: the batch size must be positive (or 0: the largest that fits the GPU)")
+    if self.bs == 0 and not cuda: raise MedFusionNetError("--bs 0 (the largest batch that fits the GPU's memory) needs a CUDA GPU; give a batch size")
+    if self.precision in ('bf16', 'fp16') and not cuda:
+        raise MedFusionNetError(f"--precision {self.precision} needs a CUDA GPU; use 'auto' or 'fp32' on a CPU")
+    if self.workers is not None and self.workers < 0: raise MedFusionNetError(f"--workers {self.workers}: must be 0 or more")
+    if self.stack_folds < 2: raise MedFusionNetError(f"--stack-folds {self.stack_folds}: the stack needs at least 2 inner folds")
+    if self.text_model != 'words':
+        from medfusionnet.layers import text_model_folder
+        text_model_folder(self.text_model)          # (installed, or one line naming the extra)
+    return self
