@@ -4,7 +4,8 @@
 # copied to benchmarks/results/cv/<name>/ (aggregate metrics only: no per-patient rows). Runs go to runs/bench/<name>
 # (git-ignored) and resume from their checkpoints when rerun (delete runs/bench/<name> to start afresh).
 # Every stored run is made by one command below and shown on the results page (nbs/10_results.ipynb); runs of options
-# that no longer exist are in the git history of benchmarks/results/cv/, not in the tree.
+# that no longer exist are in the git history of benchmarks/results/cv/, not in the tree. (cv/cxr-sample-hidden30 is made by
+# benchmarks/hidden_labels.py: two cv commands, the NIH sample with 30% of its label cells blanked and in full.)
 #   bash benchmarks/run_cv_benchmarks.sh [name ...]     # default: every run below
 set -euo pipefail
 cd "$(dirname "$0")/.."
