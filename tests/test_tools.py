@@ -17,3 +17,11 @@ def test_compare_outputs(tmp_path):
     assert sorted(diffs) == ['CSV differs: run/folds.csv', "run/metrics.json/auroc: '0.61' != '0.62'"]
     (tmp_path/'c'/'extra.csv').write_text('x\n')
     assert compare(tmp_path/'a', tmp_path/'c')[2][-1] == 'only after: extra.csv'
+
+
+def test_compare_outputs_ignores_epoch_durations(tmp_path):
+    log = 'epoch,train_loss,time\n0,0.5,{}\n'
+    _out(tmp_path/'a', 0.61, 1.0, csv=log.format('00:27')); _out(tmp_path/'b', 0.61, 1.0, csv=log.format('00:02'))
+    assert compare(tmp_path/'a', tmp_path/'b')[2] == []                       # only the time column differs
+    _out(tmp_path/'c', 0.61, 1.0, csv=log.format('00:27').replace('0.5', '0.6'))
+    assert compare(tmp_path/'a', tmp_path/'c')[2] == ['CSV differs: run/folds.csv']
