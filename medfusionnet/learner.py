@@ -6,7 +6,7 @@ Docs: https://medfusionnet.github.io/medfusionnet/learner.html.md"""
 
 # %% ../nbs/05e_learner.ipynb #f46a2134
 from __future__ import annotations
-import contextlib, copy, dataclasses, json, os, time, unittest.mock, warnings
+import contextlib, copy, dataclasses, json, os, sys, time, unittest.mock, warnings
 from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path
@@ -18,7 +18,7 @@ from fastai.learner import Learner, CancelEpochException
 import fastai.callback.schedule
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.progress import ProgressCallback
-from fastprogress.fastprogress import printing
+import fastprogress.fastprogress as fpb
 from .core import (MedFusionNetError, TrainingError, project_root, atomic_path, write_json_atomic, values_sha1, DataWarning,
                                rank_zero_first, wants_progress, ProgressLine, known)
 from .data import DatasetSchema
@@ -87,6 +87,10 @@ def _precision(precision:str, cuda:bool) -> str|None:
                                 f"use 'fp32' or 'auto' on a CPU")
     return None if precision == 'fp32' else precision
 
+def _bars() -> bool:
+    "Whether fastprogress's bars can show: in a notebook or on a terminal (`fastprogress.printing` tests `stdout.isatty` without calling it, so it also says yes to a file or a pipe)."
+    return not fpb.NO_BAR and (fpb.IN_NOTEBOOK or sys.stdout.isatty())
+
 def fusion_learner(dls:DataLoaders, model:nn.Module,
                    loss_func=None, # default: positive-weighted BCE from the training labels
                    metrics=None, # default: macro AUROC and macro AUPRC
@@ -105,7 +109,7 @@ def fusion_learner(dls:DataLoaders, model:nn.Module,
     amp = _precision(precision, cuda)
     learn = FusionLearner(dls, model, loss_func=loss_func, metrics=metrics, path=path or '.', model_dir='checkpoints',
                           cbs=[NonFiniteLossCheck(), *(cbs or [])], **kwargs)
-    if not printing(): learn.remove_cb(ProgressCallback).add_cb(PlainProgress())   # (a log file or a pipe: plain epoch lines)
+    if not _bars(): learn.remove_cb(ProgressCallback).add_cb(PlainProgress())   # (a log file or a pipe: plain epoch lines)
     if cuda: learn.model.to(memory_format=torch.channels_last)
     if amp: learn.add_cb(MixedPrecision(amp_mode=amp))
     if compile: learn.model.compile()
