@@ -278,7 +278,8 @@ def _cmd_cv(a):
 
 def _cmd_report(a):
     _mpl()
-    print(f"report: {write_report(a.run)}")
+    if (a.run is None) == (a.folder is None): raise MedFusionNetError("report: name the run folder once: `medfusionnet report --run RUN`")
+    print(f"report: {write_report(a.run or a.folder)}")
     return 0
 
 # %% ../nbs/09d_cli.ipynb #7008ab98
@@ -357,7 +358,8 @@ def _report_commands(sub):
     rp = sub.add_parser('report', help="write report.html / report.md for a train or cv run folder",
                         description='Write report.md and report.html (tables and a forest plot of per-label AUROC with 95% CIs '
                         'for every model) for a run folder made by `medfusionnet train` or `medfusionnet cv`, from its metrics.json.')
-    rp.add_argument('run', help='the run folder')
+    rp.add_argument('folder', nargs='?', metavar='RUN', help='the run folder (or --run RUN, as in evaluate, predict and explain)')
+    rp.add_argument('--run', help='run folder made by `medfusionnet train` or `medfusionnet cv`')
     rp.set_defaults(func=_cmd_report)
     m = sub.add_parser('demo', help='run the main job on the shipped data and write a report folder',
                        description='Run the whole method (stage 1, cross-validated comparison, training, risk levels, '

@@ -176,6 +176,10 @@ def test_every_run_has_a_report_and_explains(cxr_run, tmp_path):
     (cxr_run/'report.md').unlink()
     r = run_cli('report', cxr_run)
     assert r.returncode == 0 and (cxr_run/'report.md').read_text() == md
+    r = run_cli('report', '--run', cxr_run)                      # (--run, as in evaluate, predict and explain)
+    assert r.returncode == 0 and (cxr_run/'report.md').read_text() == md
+    r = run_cli('report')
+    assert r.returncode == 1 and 'report --run RUN' in one_error_line(r)
     r = run_cli('report', tmp_path)
     assert r.returncode == 1 and 'no metrics.json' in one_error_line(r)
     ids = pd.read_csv(cxr_run/'predictions_test.csv')['image'].iloc[:1].tolist()
