@@ -35,14 +35,14 @@ from .settings import TrainSettings
 __all__ = ['FusionLearner', 'fusion_model', 'fusion_learner', 'largest_batch_size', 'memory_batch_size', 'distributed_context',
            'FusionResult', 'default_run_dir', 'fusion_settings', 'run_config', 'resume_state', 'fit_fusion',
            'predict_fusion', 'save_fusion', 'load_fusion', 'TrainingError', 'FusionPreprocessor', 'FusionDataset',
-           'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls', 'WeightedBCELoss', 'FocalLoss',
-           'AsymmetricLoss', 'make_loss', 'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC', 'per_label_auroc',
-           'epoch_seed', 'EpochSeed', 'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state',
-           'HistoryLogger', 'UnimodalLoss', 'ModalityDropout', 'ImageOnly', 'densenet121_baseline', 'TrainSettings']
+           'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls', 'WeightedBCELoss', 'macro_auroc',
+           'macro_auprc', 'MacroAUROC', 'MacroAUPRC', 'per_label_auroc', 'epoch_seed', 'EpochSeed',
+           'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state', 'HistoryLogger', 'UnimodalLoss',
+           'ModalityDropout', 'ImageOnly', 'densenet121_baseline', 'TrainSettings']
 
 # %% ../nbs/05e_learner.ipynb #b12f875c
 _all_ = ['TrainingError', 'FusionPreprocessor', 'FusionDataset', 'PlainTensor', 'image_batch_tfms', 'FusionDataLoaders', 'fusion_dls',
-         'WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss', 'make_loss', 'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC',
+         'WeightedBCELoss', 'macro_auroc', 'macro_auprc', 'MacroAUROC', 'MacroAUPRC',
          'per_label_auroc', 'epoch_seed', 'EpochSeed', 'NonFiniteLossCheck', 'CheckpointCallback', 'read_checkpoint_state',
          'HistoryLogger', 'UnimodalLoss', 'ModalityDropout', 'ImageOnly', 'densenet121_baseline', 'TrainSettings']
 from .model import ImageOnly, densenet121_baseline
@@ -255,7 +255,8 @@ def fit_fusion(df:pd.DataFrame, # the table
                keep_best:bool|None=None, # end with the best epoch's weights (default: when stopping early)
                cache_folder=None, # resize cache folder (default: the cache's own)
                cbs=None, # more fastai callbacks for this fit
-               **kwargs, # `TrainSettings` fields (e.g. epochs=3; `loss` may also be a loss module), else MedFusionNet settings (e.g. fpn=False, d=32)
+               loss_func=None, # a loss of your own (logits, multi-hot targets; default: BCE with positives weighted from the training labels)
+               **kwargs, # `TrainSettings` fields (e.g. epochs=3), else MedFusionNet settings (e.g. fpn=False, d=32)
               ) -> FusionResult:
     "Fit the preprocessing on the training rows, build the model, train it one-cycle with a checkpoint every epoch; resumable."
     train_idx, valid_idx = np.asarray(train_idx), np.asarray(valid_idx)
@@ -279,7 +280,8 @@ def fit_fusion(df:pd.DataFrame, # the table
     if not defined: warnings.warn("no label has both positives and negatives in the validation rows: macro AUROC is "
                                   "undefined there; the best epoch is chosen by validation loss", DataWarning)
     ckpt = CheckpointCallback('auroc_macro' if defined else 'valid_loss', patience=s.patience, keep_best=keep_best)
-    learn = fusion_learner(dls, net, make_loss(s.loss, schema.labels(df.iloc[train_idx]), schema.label_cols), path=run_dir,
+    loss = loss_func or WeightedBCELoss.from_labels(schema.labels(df.iloc[train_idx]), schema.label_cols)
+    learn = fusion_learner(dls, net, loss, path=run_dir,
                            cbs=[EpochSeed(s.seed), ckpt] + ([UnimodalLoss(1.)] if model_kwargs.get('unimodal_heads') else []),
                            precision=s.precision, compile=s.compile)
     if not rank_distrib():

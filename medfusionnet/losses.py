@@ -1,4 +1,4 @@
-"""Positive-weighted binary cross-entropy, focal loss and asymmetric loss, on logits and multi-hot targets, averaged over rows and labels.
+"""Positive-weighted binary cross-entropy on logits and multi-hot targets, averaged over the known cells.
 
 Docs: https://medfusionnet.github.io/medfusionnet/losses.html.md"""
 
@@ -13,7 +13,7 @@ from fastcore.basics import store_attr
 from .core import MedFusionNetError, DataWarning, known
 
 # %% auto #0
-__all__ = ['WeightedBCELoss', 'FocalLoss', 'AsymmetricLoss', 'make_loss', 'loss_to_dict', 'loss_from_dict']
+__all__ = ['WeightedBCELoss', 'loss_to_dict', 'loss_from_dict']
 
 # %% ../nbs/05b_losses.ipynb #ba09a186
 class _SigmoidLoss(nn.Module):
@@ -60,66 +60,17 @@ class WeightedBCELoss(_SigmoidLoss):
         if known is None: return F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=self.pos_weight)
         return _mean_known(F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=self.pos_weight, reduction='none'), known)
 
-# %% ../nbs/05b_losses.ipynb #928b865d
-class FocalLoss(_SigmoidLoss):
-    "Focal loss (Lin et al. 2017) on logits: `-alpha_t (1 - p_t)^gamma log p_t`, averaged over rows and labels."
-    def __init__(self, gamma:float=2., # focusing: 0 gives cross-entropy
-                 alpha:float|None=0.25, # weight of the positive term (negatives: 1 - alpha); None: no weighting
-                ):
-        super().__init__(); self.gamma, self.alpha = gamma, alpha
-    def forward(self, logits, target):
-        (x, (y, known)) = logits.float(), _known_targets(target)
-        ce = F.binary_cross_entropy_with_logits(x, y, reduction='none')
-        p = torch.sigmoid(x)
-        loss = ce * (1 - (p*y + (1 - p)*(1 - y))) ** self.gamma
-        if self.alpha is not None: loss = loss * (self.alpha*y + (1 - self.alpha)*(1 - y))
-        return _mean_known(loss, known)
-
-# %% ../nbs/05b_losses.ipynb #061d1701
-class AsymmetricLoss(_SigmoidLoss):
-    "Asymmetric loss (Ridnik et al. 2021) on logits: focusing `gamma_pos` / `gamma_neg`, negatives shifted by `clip`; averaged over rows and labels."
-    def __init__(self, gamma_neg:float=4., # focusing of the negative term
-                 gamma_pos:float=1., # focusing of the positive term
-                 clip:float=0.05, # probability margin: a negative with p <= clip costs nothing
-                 eps:float=1e-8, # floor inside the logarithms
-                ):
-        super().__init__(); store_attr()
-    def forward(self, logits, target):
-        (x, (y, known)) = logits.float(), _known_targets(target)
-        p = torch.sigmoid(x)
-        p_neg = (1 - p + self.clip).clamp(max=1) if self.clip else 1 - p      # 1 - max(p - clip, 0)
-        loss = y*torch.log(p.clamp(min=self.eps)) + (1 - y)*torch.log(p_neg.clamp(min=self.eps))
-        if self.gamma_neg or self.gamma_pos:
-            pt = p*y + p_neg*(1 - y)
-            loss = loss * (1 - pt) ** (self.gamma_pos*y + self.gamma_neg*(1 - y))
-        return -_mean_known(loss, known)
-
-# %% ../nbs/05b_losses.ipynb #1a5cd0f9
-def make_loss(loss='bce', # 'bce' (positive-weighted), 'focal', 'asl', or a loss module / function
-              Y_train=None, # training labels, for the weights of 'bce'
-              labels=None, # label names, for messages
-             ) -> nn.Module:
-    "A loss by name; 'bce' weighs positives from the training labels."
-    if not isinstance(loss, str): return loss
-    if loss == 'bce': return WeightedBCELoss.from_labels(Y_train, labels) if Y_train is not None else WeightedBCELoss()
-    if loss == 'focal': return FocalLoss()
-    if loss == 'asl': return AsymmetricLoss()
-    raise MedFusionNetError(f"unknown loss {loss!r}: use 'bce', 'focal', 'asl' or a loss module")
-
 # %% ../nbs/05b_losses.ipynb #755cd0ee
 def loss_to_dict(loss) -> dict:
     "A loss as JSON-ready data: its class and settings (a loss of your own is recorded by its class name only)."
     if isinstance(loss, WeightedBCELoss):
         return dict(name='WeightedBCELoss', pos_weight=None if loss.pos_weight is None else loss.pos_weight.tolist())
-    if isinstance(loss, FocalLoss): return dict(name='FocalLoss', gamma=loss.gamma, alpha=loss.alpha)
-    if isinstance(loss, AsymmetricLoss):
-        return dict(name='AsymmetricLoss', gamma_neg=loss.gamma_neg, gamma_pos=loss.gamma_pos, clip=loss.clip, eps=loss.eps)
     return dict(name=type(loss).__name__)
 
-_LOSSES = dict(WeightedBCELoss=WeightedBCELoss, FocalLoss=FocalLoss, AsymmetricLoss=AsymmetricLoss)
+_LOSSES = dict(WeightedBCELoss=WeightedBCELoss)
 
 def loss_from_dict(d:dict) -> nn.Module:
-    "The loss `loss_to_dict` recorded; a loss of your own comes back as plain BCE, with a warning."
+    "The loss `loss_to_dict` recorded; a loss of your own (or a removed one: focal, asymmetric) comes back as plain BCE, with a warning."
     if d['name'] not in _LOSSES:
         warnings.warn(f"loss {d['name']!r} is not one of {list(_LOSSES)}: loaded as plain BCE (predictions are unaffected)")
         return WeightedBCELoss()

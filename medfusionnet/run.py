@@ -281,7 +281,7 @@ def cv_run(df:pd.DataFrame, # the table
                                   calibration_macro={m: r['calibration_macro'] for m, r in rs.items()},
                                   level_ordering={m: r['level_ordering'].reset_index().to_dict(orient='records') for m, r in rs.items()}))
     rec = s.resolve(sc.modalities).record()      # (as `medfusionnet` itself is trained; channels 'auto' as read from the images)
-    fusion_settings = {**{k: rec[k] for k in ('model', 'combine', 'stack_folds', 'image_size', 'channels', 'epochs', 'lr', 'bs', 'loss',
+    fusion_settings = {**{k: rec[k] for k in ('model', 'combine', 'stack_folds', 'image_size', 'channels', 'epochs', 'lr', 'bs',
                                              'stage1_features', 'early_stopping')}, 'fusion': TrainSettings.fusion_for(sc.modalities)}
     stack_rec = {}
     for m, st in (cv.get('stack') or {}).items():     # what each modality adds: the stacker's weights and the gain over the best single candidate

@@ -27,7 +27,6 @@ class TrainSettings:
     epochs:int=10 # one-cycle epochs
     lr:float=3e-3 # one-cycle peak learning rate
     bs:int=64 # batch size (per process in distributed runs; 0: the largest power of two that fits the GPU's memory)
-    loss:Literal['bce', 'focal', 'asl']='bce' # bce = positive-weighted binary cross-entropy; focal; asl = asymmetric
     stage1:int|None=None # stage-1 features kept per label (0: all numeric features, no rules; default: 0 for a table alone, else 5)
     stack_folds:int=2 # --combine stack: patient-grouped inner folds giving every training patient out-of-fold predictions (2: half the cost of 3; what it costs in accuracy: the protocols page)
     patience:int|None=None # early stopping patience in epochs on the validation macro AUROC (default: off)
@@ -59,7 +58,6 @@ class TrainSettings:
         "The settings as `config.json` records them (saved names)."
         d = {self._SAVED_AS.get(k, k): v for k, v in dataclasses.asdict(self).items()}
         d['stage1_features'] = 'auto' if self.stage1 is None else (self.stage1 or None)
-        if not isinstance(self.loss, str): d['loss'] = type(self.loss).__name__
         return d
 
     @staticmethod
