@@ -258,6 +258,7 @@ def _cmd_explain(a):
 def _cmd_cv(a):
     _mpl()
     from medfusionnet.evaluate import format_ci
+    from medfusionnet.risk import ordering_counts
     df, sc = dataset_from_args(a)
     r = cv_run(df, sc, a.out, _csv_list(a.models), settings_from_args(a), **options_of(a, cv_run, skip=('out', 'models', 'command')),
                command=getattr(a, 'command_line', None))
@@ -270,8 +271,9 @@ def _cmd_cv(a):
         for m, s in rs.items():
             j = s['level_ordering'][s['level_ordering'].judged]
             v = j.high_above_low.map({True: 'ordered', False: 'REVERSED', None: 'no high or no low level'})
-            print(f"{m}: high above low for {int((j.high_above_low == True).sum())} of {len(j)} labels with >= 20 events in rows given a level, "
-                  f"reversed for {int((j.high_above_low == False).sum())}; "
+            ordered, rev, judged = ordering_counts(s['level_ordering'])
+            print(f"{m}: high above low for {ordered} of {judged} labels with >= 20 events in rows given a level, "
+                  f"reversed for {rev}; "
                   + ', '.join(f"{l} {r_.high} vs {r_.low} ({v[l]})" for l, r_ in j.iterrows()))
     print(f"\n{r['seconds']:.0f} s; results in {a.out}; report: {write_report(a.out)}")
     return 0

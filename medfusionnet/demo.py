@@ -170,6 +170,7 @@ def demo_dataset(name:str, out, data_dir=None, quick:bool=False, seed:int=0, log
 # %% ../nbs/09c_demo.ipynb #cac6e63e
 def _cv_md(r:DemoResult, img) -> list:
     "The cross-validation section: pooled AUROC/AUPRC per model, then the stack's risk levels under the same folds."
+    from medfusionnet.risk import ordering_counts
     rec, s = r.record, r.record['settings']
     md = [f"### Cross-validation ({s['folds']} folds, patient-grouped, identical for every model)", '',
           "Pooled out-of-fold AUROC and AUPRC with 95% CIs from a patient bootstrap "
@@ -178,7 +179,7 @@ def _cv_md(r:DemoResult, img) -> list:
           md_table(pooled_table(rec['cv']['pooled'], r.labels)), '', f"![cross-validated AUROC per label]({img('cv')})", '']
     order = r.tables['cv_risk']
     if order is None: return md
-    j, c = order[order.judged], rec['cv_risk']['calibration_macro']
+    (ordered, rev, judged), c = ordering_counts(order), rec['cv_risk']['calibration_macro']
     rate = lambda x: '-' if pd.isna(x) else f'{x:.3f}'
     tab = order.assign(**{'high rate': order.high_rate.map(rate), 'low rate': order.low_rate.map(rate),
                           'high above low': order.high_above_low.map({True: 'yes', False: 'no', None: 'n/a (level empty)'})})
@@ -188,8 +189,8 @@ def _cv_md(r:DemoResult, img) -> list:
         "**Risk levels under the same cross-validation**: in each fold, calibration and cut-offs are fitted on the "
         "inner validation predictions only and applied to the test fold, so every row gets a level it was not fitted on "
         "('undefined' where that validation part held fewer than 5 positive patients of the label). "
-        f"High above low for {int((j.high_above_low == True).sum())} of the {len(j)} labels with at least 20 events among the rows given a level "
-        f"(reversed for {int((j.high_above_low == False).sum())}; the rest have an empty high or low level); "
+        f"High above low for {ordered} of the {judged} labels with at least 20 events among the rows given a level "
+        f"(reversed for {rev}; the rest have an empty high or low level); "
         f"macro Brier {c['brier_before']:.4f} -> {c['brier_after']:.4f}, ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}.", '',
         md_table(tab), '']
 

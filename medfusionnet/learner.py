@@ -280,8 +280,7 @@ def fit_fusion(df:pd.DataFrame, # the table
     if not defined: warnings.warn("no label has both positives and negatives in the validation rows: macro AUROC is "
                                   "undefined there; the best epoch is chosen by validation loss", DataWarning)
     ckpt = CheckpointCallback('auroc_macro' if defined else 'valid_loss', patience=s.patience, keep_best=keep_best)
-    loss = loss_func or WeightedBCELoss.from_labels(schema.labels(df.iloc[train_idx]), schema.label_cols)
-    learn = fusion_learner(dls, net, loss, path=run_dir,
+    learn = fusion_learner(dls, net, loss_func, path=run_dir,
                            cbs=[EpochSeed(s.seed), ckpt] + ([UnimodalLoss(1.)] if model_kwargs.get('unimodal_heads') else []),
                            precision=s.precision, compile=s.compile)
     if not rank_distrib():
@@ -289,7 +288,7 @@ def fit_fusion(df:pd.DataFrame, # the table
         write_json_atomic(config, run_dir/'config.json', indent=1, default=str)
     start = ckpt.resume_from(state) if state else 0
     if not (state and state['finished']):
-        log = [HistoryLogger(append=start > 0, keep_through=start - 1 if start else None)] if not rank_distrib() else []
+        log = [HistoryLogger(append=start > 0, keep_through=start - 1)] if not rank_distrib() else []   # (a resumed run's log goes on after its checkpoint)
         with distributed_context(learn):
             learn.fit_one_cycle(s.epochs, s.lr, start_epoch=start, cbs=log + list(cbs or []))
     res = FusionResult(learn, prep, config, _history(learn, run_dir), run_dir)

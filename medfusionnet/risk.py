@@ -22,7 +22,7 @@ from .evaluate import defined_labels
 # %% auto #0
 __all__ = ['METHODS', 'LEVELS', 'RiskError', 'expected_calibration_error', 'fit_temperature', 'apply_temperature', 'fit_platt',
            'apply_platt', 'fit_isotonic', 'apply_isotonic', 'RiskStratifier', 'wilson_interval', 'level_table',
-           'level_ordering', 'calibration_report', 'plot_reliability', 'plot_levels', 'fired_rules']
+           'level_ordering', 'ordering_counts', 'calibration_report', 'plot_reliability', 'plot_levels', 'fired_rules']
 
 # %% ../nbs/02c_risk.ipynb #dfc2e489
 class RiskError(MedFusionNetError, ValueError):
@@ -431,6 +431,13 @@ def level_ordering(table:pd.DataFrame, # `level_table` output
                          high_rate=hi, low_rate=lo, judged=ev >= min_positives,
                          high_above_low=bool(hi > lo) if get('high', 'n') > 0 and get('low', 'n') > 0 else None))
     return pd.DataFrame(rows).set_index('label').astype({'high_above_low': object})
+
+# %% ../nbs/02c_risk.ipynb #cbc6d671
+def ordering_counts(order:pd.DataFrame, # `level_ordering` output
+                   ) -> tuple:
+    "`(ordered, reversed, judged)`: of the judged labels, how many have the high level's event rate above the low one's, how many below, and how many were judged."
+    j = order[order.judged]
+    return int((j.high_above_low == True).sum()), int((j.high_above_low == False).sum()), len(j)
 
 # %% ../nbs/02c_risk.ipynb #23634e44
 def calibration_report(Y, # true labels, n x K (0/1): use held-out rows, not the ones calibrated on
